@@ -1,0 +1,184 @@
+/**
+ * One client session channel relayed to one target channel: pty, env, shell/exec/sftp,
+ * window changes, signals, exit status, EOF both ways, stderr kept apart, and backpressure
+ * through stream piping (a client that stops reading stops the SSH window to the target).
+ *
+ * The request is accepted at once, before the target channel exists: OpenSSH may send EOF
+ * right after `exec` (`ssh host cmd </dev/null`) and ssh2 refuses a late accept.
+ */
+import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel, Session as SshSession } from 'ssh2';
+import type { Logger } from './logger.js';
+import type { SessionKind } from './registry.js';
+import { crlf, printable } from './text.js';
+
+export interface PtyInfo {
+  term: string;
+  cols: number;
+  rows: number;
+  width: number;
+  height: number;
+  modes: PseudoTtyInfo['modes'];
+}
+
+export interface RelayHooks {
+  /** A channel request (shell/exec/subsystem) arrived and was accepted. */
+  onStart(relay: ChannelRelay): void;
+  /** Bytes from the user (keystrokes or upload). Called per chunk: keep it O(1). */
+  onInput(relay: ChannelRelay, data: Buffer): void;
+  /** Bytes to the user (stdout and stderr). Called per chunk: keep it O(1). */
+  onOutput(relay: ChannelRelay, data: Buffer): void;
+  onResize(relay: ChannelRelay, cols: number, rows: number): void;
+  onExit(relay: ChannelRelay, status: string): void;
+  onClose(relay: ChannelRelay): void;
+}
+
+const ENV_ALLOWED = /^(LANG|LC_[A-Z_]+)$/;
+const EMPTY = Buffer.alloc(0);
+
+export class ChannelRelay {
+  kind: SessionKind = 'pending';
+  pty?: PtyInfo;
+  command?: string;
+  stream?: ServerChannel;
+  target?: ClientChannel;
+  private readonly env: Record<string, string> = {};
+  private closed = false;
+
+  constructor(
+    session: SshSession,
+    private readonly hooks: RelayHooks,
+    private readonly log: Logger,
+  ) {
+    session.on('pty', (accept, _reject, info) => {
+      this.pty = { term: info.term || 'xterm', cols: info.cols, rows: info.rows, width: info.width, height: info.height, modes: info.modes };
+      accept?.();
+    });
+    session.on('env', (accept, reject, info) => {
+      if (ENV_ALLOWED.test(info.key) && Object.keys(this.env).length < 32) {
+        this.env[info.key] = info.val;
+        accept?.();
+      } else reject?.();
+    });
+    session.on('window-change', (accept, _reject, info) => {
+      if (this.pty) Object.assign(this.pty, { cols: info.cols, rows: info.rows, width: info.width, height: info.height });
+      this.target?.setWindow(info.rows, info.cols, info.height, info.width);
+      this.hooks.onResize(this, info.cols, info.rows);
+      accept?.();
+    });
+    session.on('signal', (accept, reject, info) => {
+      if (!this.target) return reject?.();
+      try {
+        this.target.signal(info.name);
+        accept?.();
+      } catch {
+        reject?.();
+      }
+    });
+    session.on('x11', (_accept, reject) => reject?.());
+    session.on('auth-agent', (_accept, reject) => reject?.());
+    session.on('shell', (accept) => this.start('shell', accept()));
+    session.on('exec', (accept, _reject, info) => {
+      this.command = info.command;
+      this.start('exec', accept());
+    });
+    // A `subsystem` listener and no `sftp` listener: ssh2 then hands us the raw channel
+    // instead of parsing SFTP itself, and we pipe it to the target's sftp subsystem.
+    session.on('subsystem', (accept, reject, info) => {
+      if (info.name !== 'sftp') return reject?.();
+      this.start('sftp', accept() as unknown as ServerChannel);
+    });
+    session.on('error', (err: Error) => this.log.debug({ err: err.message }, 'client session channel error'));
+  }
+
+  private start(kind: SessionKind, stream: ServerChannel | undefined): void {
+    if (!stream) return;
+    this.kind = kind;
+    this.stream = stream;
+    stream.on('error', (err: Error) => this.log.debug({ err: err.message }, 'client channel error'));
+    stream.on('close', () => this.finish());
+    this.hooks.onStart(this);
+  }
+
+  /** Print a line to the user: stdout on a terminal, stderr otherwise; never into sftp. */
+  say(text: string): void {
+    const s = this.stream;
+    if (!s || !s.writable || this.kind === 'sftp') return;
+    if (this.pty) s.write(crlf(text));
+    else s.stderr.write(text);
+  }
+
+  /** Open the matching channel on the target and start relaying. */
+  attach(target: Client): void {
+    if (this.closed || !this.stream) return;
+    const done = (err: Error | undefined, channel: ClientChannel) => {
+      if (err) {
+        this.say(`\r\nWarden: the target refused the ${this.kind} request (${printable(err.message)}).\r\n`);
+        return this.end(1);
+      }
+      if (this.closed) return channel.close();
+      this.pipe(channel);
+    };
+    const window = this.pty && { term: this.pty.term, cols: this.pty.cols, rows: this.pty.rows, width: this.pty.width, height: this.pty.height, modes: this.pty.modes };
+    if (this.kind === 'shell') target.shell(window || false, { env: this.env }, done);
+    else if (this.kind === 'exec') target.exec(this.command ?? '', { env: this.env, ...(window ? { pty: window } : {}) }, done);
+    else target.subsys('sftp', done);
+  }
+
+  private pipe(target: ClientChannel): void {
+    const client = this.stream!;
+    this.target = target;
+    target.on('error', (err: Error) => this.log.debug({ err: err.message }, 'target channel error'));
+    client.on('data', (d: Buffer) => this.hooks.onInput(this, d));
+    target.on('data', (d: Buffer) => this.hooks.onOutput(this, d));
+    target.stderr.on('data', (d: Buffer) => this.hooks.onOutput(this, d));
+    // Client EOF becomes target EOF; target EOF is forwarded only after its data, and the
+    // client channel is closed only after the exit status, so the order the user sees is
+    // data, EOF, exit status, close — as from sshd.
+    client.pipe(target);
+    target.pipe(client, { end: false });
+    target.stderr.pipe(client.stderr, { end: false });
+    target.once('end', () => this.afterWrites(() => client.eof()));
+    target.on('exit', (code: number | null, signal?: string, dumped?: boolean, desc?: string) => {
+      this.hooks.onExit(this, code !== null && code !== undefined ? String(code) : `signal ${signal ?? '?'}`);
+      this.afterWrites(() => {
+        try {
+          if (code !== null && code !== undefined) client.exit(code);
+          else if (signal) client.exit(signal.replace(/^SIG/, ''), Boolean(dumped), desc ?? '');
+        } catch (err) {
+          this.log.debug({ err: (err as Error).message }, 'cannot forward exit signal');
+        }
+      });
+    });
+    target.once('close', () => this.afterWrites(() => client.end()));
+  }
+
+  /** Run `fn` once every byte already queued for the client has been handed to ssh2. */
+  private afterWrites(fn: () => void): void {
+    const s = this.stream!;
+    if (s.writable && s.writableLength > 0) s.write(EMPTY, () => fn());
+    else fn();
+  }
+
+  /** Close this channel from Warden's side (session ending), with an exit status for exec. */
+  end(status?: number): void {
+    const s = this.stream;
+    this.target?.close();
+    if (!s || this.closed) return;
+    if (status !== undefined && this.kind !== 'shell') {
+      try {
+        s.exit(status);
+      } catch {
+        /* channel already closing */
+      }
+    }
+    if (s.writable) s.end();
+    else s.close();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.target?.close();
+    this.hooks.onClose(this);
+  }
+}

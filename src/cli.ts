@@ -1,0 +1,177 @@
+/**
+ * `warden` command line. Each command is one entry in COMMANDS; errors are WardenErrors with
+ * a message that says what to do, printed without a stack trace.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig, type Config } from './config.js';
+import { WardenError } from './errors.js';
+import { createLogger } from './logger.js';
+import { hashPassword } from './password.js';
+import { fingerprint, HostKeyStore, parseHostKeyLine } from './hostkeys.js';
+import { connectRedisForCli } from './redis.js';
+import { RedisKeys } from './redis-keys.js';
+import { Registry, type SessionRecord } from './registry.js';
+import { startInstance } from './instance.js';
+import { age, isoTime, table } from './cli-table.js';
+
+type Flags = Record<string, string | boolean | undefined>;
+interface Command {
+  usage: string;
+  options?: Record<string, { type: 'string' | 'boolean'; short?: string }>;
+  run(flags: Flags, positionals: string[]): Promise<number>;
+}
+
+const CONFIG = { config: { type: 'string' as const, short: 'c' } };
+
+function config(flags: Flags): Config {
+  if (typeof flags.config !== 'string') throw new WardenError('USAGE', '--config FILE is required');
+  return loadConfig(flags.config);
+}
+
+async function withRegistry<T>(flags: Flags, fn: (registry: Registry, cfg: Config) => Promise<T>): Promise<T> {
+  const cfg = config(flags);
+  const redis = await connectRedisForCli(cfg);
+  try {
+    return await fn(new Registry(redis, new RedisKeys(cfg.redisPrefix), { retentionMs: cfg.registry.retention, historyMax: cfg.registry.historyMax }), cfg);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (d) => (data += d));
+    process.stdin.on('end', () => resolve(data));
+    process.stdin.on('error', reject);
+  });
+}
+
+function sessionRows(records: SessionRecord[]): string {
+  return table(
+    ['ID', 'USER', 'ASSET', 'ACCOUNT', 'INSTANCE', 'REMOTE', 'KIND', 'STARTED', 'LAST ACTIVITY', 'STATE', 'REASON'],
+    records.map((r) => [r.id, r.user || undefined, r.asset || undefined, r.account || undefined, r.instance, r.remote, r.kind, isoTime(r.start), age(r.lastActivity), r.state, r.reason && (r.by ? `${r.reason} by ${r.by}` : r.reason)]),
+  );
+}
+
+const COMMANDS: Record<string, Command> = {
+  start: {
+    usage: 'warden start --config FILE [--pretty]',
+    options: { ...CONFIG, pretty: { type: 'boolean' } },
+    async run(flags) {
+      const cfg = config(flags);
+      const log = createLogger({ pretty: flags.pretty === true });
+      const instance = await startInstance(cfg, log);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          log.info({ signal }, 'shutting down: closing sessions');
+          void instance.stop().then(resolve);
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+      log.flush?.();
+      return 0;
+    },
+  },
+  'check-config': {
+    usage: 'warden check-config --config FILE',
+    options: CONFIG,
+    async run(flags) {
+      const cfg = config(flags);
+      const missingKeys = Object.entries(cfg.assets).filter(([, a]) => !a.hostKey).map(([n]) => n);
+      console.log(`${cfg.file}: OK (${Object.keys(cfg.users).length} users, ${Object.keys(cfg.assets).length} assets, ${Object.keys(cfg.accounts).length} accounts, ${cfg.grants.length} grants)`);
+      if (missingKeys.length) console.log(`warning: assets without hostKey are refused until one is set: ${missingKeys.join(', ')}`);
+      return 0;
+    },
+  },
+  'hash-password': {
+    usage: 'warden hash-password   (reads the password on stdin)',
+    async run() {
+      const input = (await readStdin()).replace(/\r?\n$/, '');
+      if (!input) throw new WardenError('USAGE', 'empty password on stdin (try: printf %s "$PW" | warden hash-password)');
+      console.log(await hashPassword(input));
+      return 0;
+    },
+  },
+  sessions: {
+    usage: 'warden sessions [--all] [--json] --config FILE',
+    options: { ...CONFIG, all: { type: 'boolean' }, json: { type: 'boolean' }, limit: { type: 'string' } },
+    async run(flags) {
+      return withRegistry(flags, async (registry) => {
+        const live = await registry.listLive();
+        const recent = flags.all ? await registry.listRecent(Number(flags.limit ?? 50)) : [];
+        if (flags.json) console.log(JSON.stringify({ live, recent }, null, 2));
+        else {
+          console.log(live.length ? sessionRows(live) : 'No live sessions.');
+          if (flags.all) console.log(`\nRecently finished:\n${recent.length ? sessionRows(recent) : 'none'}`);
+        }
+        return 0;
+      });
+    },
+  },
+  hostkeys: {
+    usage: 'warden hostkeys [--forget ASSET] --config FILE',
+    options: { ...CONFIG, forget: { type: 'string' }, json: { type: 'boolean' } },
+    async run(flags) {
+      const cfg = config(flags);
+      const redis = await connectRedisForCli(cfg);
+      try {
+        const store = new HostKeyStore(redis, new RedisKeys(cfg.redisPrefix));
+        if (typeof flags.forget === 'string') {
+          const gone = await store.forget(flags.forget);
+          console.log(gone ? `Forgot the trusted key of ${flags.forget}; the next connection trusts the key it sees.` : `No trusted key stored for ${flags.forget}.`);
+          return gone ? 0 : 1;
+        }
+        const trusted = await store.list();
+        const rows = Object.entries(cfg.assets).map(([name, a]) => {
+          const mode = a.hostKey === 'tofu' ? 'tofu' : a.hostKey ? 'pinned' : 'none (refused)';
+          const line = a.hostKey && a.hostKey !== 'tofu' ? a.hostKey : trusted[name];
+          return [name, `${a.host}:${a.port}`, mode, line ? fingerprintOf(line) : undefined];
+        });
+        if (flags.json) console.log(JSON.stringify(rows.map(([asset, address, mode, fp]) => ({ asset, address, mode, fingerprint: fp })), null, 2));
+        else console.log(table(['ASSET', 'ADDRESS', 'MODE', 'FINGERPRINT'], rows));
+        return 0;
+      } finally {
+        redis.disconnect();
+      }
+    },
+  },
+};
+
+function fingerprintOf(line: string): string {
+  return fingerprint(parseHostKeyLine(line).blob);
+}
+
+function usage(): string {
+  return `Usage:\n${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`warden: unknown command "${name}"\n${usage()}`);
+    return 2;
+  }
+  try {
+    const { values, positionals } = parseArgs({ args: rest, options: command.options ?? {}, allowPositionals: true, strict: true });
+    return await command.run(values as Flags, positionals);
+  } catch (err) {
+    if (err instanceof WardenError) {
+      console.error(`warden ${name}: ${err.message} [${err.code}]`);
+      return 1;
+    }
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`warden ${name}: ${(err as Error).message}\nusage: ${command.usage}`);
+      return 2;
+    }
+    console.error(`warden ${name}: unexpected error: ${(err as Error).stack ?? err}`);
+    return 1;
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * Configuration: one YAML file, validated at start. An error names the key path and what is
+ * wrong ("grants[0].assets[1]: unknown asset \"web2\""). Relative paths are resolved against
+ * the directory of the config file, so a config works from any working directory.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { utils as sshUtils } from './ssh2.js';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import { WardenError } from './errors.js';
+import { compileRules } from './commands/command-filter.js';
+
+const duration = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use e.g. 4s, 90s, 30m, 8h)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const publicKeyLine = z.string().superRefine((line, ctx) => {
+  const parsed = sshUtils.parseKey(line);
+  if (parsed instanceof Error || Array.isArray(parsed)) {
+    ctx.addIssue({ code: 'custom', message: `not an OpenSSH public key line (${parsed instanceof Error ? parsed.message : 'several keys'})` });
+  }
+});
+
+const hostPort = z.string().transform((value, ctx) => {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not HOST:PORT (e.g. 127.0.0.1:2222)` });
+    return z.NEVER;
+  }
+  return { host: (m[1] ?? m[2])!, port };
+});
+
+const sessionPolicy = z
+  .object({
+    idleTimeout: duration.optional(),
+    idleWarning: duration.optional(),
+    idleActivity: z.enum(['input', 'input+output']).optional(),
+    maxDuration: duration.optional(),
+    maxDurationWarning: duration.optional(),
+  })
+  .strict();
+
+const commandRule = z.union([
+  z.object({ deny: z.string(), message: z.string().optional() }).strict(),
+  z.object({ warn: z.string(), message: z.string().optional() }).strict(),
+]);
+
+const nameList = z.array(z.string().min(1)).min(1);
+
+const schema = z
+  .object({
+    listen: hostPort.default({ host: '127.0.0.1', port: 2222 }),
+    hostKeyFile: z.string().default('./data/host_ed25519'),
+    dataDir: z.string().default('./data'),
+    redis: z.string().url().optional(),
+    redisPrefix: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('warden'),
+    instanceId: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
+    auth: z
+      .object({
+        maxTries: z.number().int().min(1).max(100).default(6),
+        loginGraceTime: duration.default(60_000),
+      })
+      .strict()
+      .default({ maxTries: 6, loginGraceTime: 60_000 }),
+    target: z
+      .object({
+        connectTimeout: duration.default(10_000),
+        keepaliveInterval: duration.default(15_000),
+      })
+      .strict()
+      .default({ connectTimeout: 10_000, keepaliveInterval: 15_000 }),
+    clientKeepaliveInterval: duration.default(15_000),
+    registry: z
+      .object({
+        retention: duration.default(30 * 86_400_000),
+        historyMax: z.number().int().min(1).default(10_000),
+        activityFlushInterval: duration.default(5_000),
+      })
+      .strict()
+      .default({ retention: 30 * 86_400_000, historyMax: 10_000, activityFlushInterval: 5_000 }),
+    session: sessionPolicy.default({}),
+    users: z.record(
+      z.string().regex(/^[a-z_][a-z0-9_.-]{0,63}$/i, 'user names are letters, digits, _ . -'),
+      z
+        .object({
+          password: z.string().startsWith('$scrypt$', 'must be the output of `warden hash-password`').optional(),
+          keys: z.array(publicKeyLine).default([]),
+        })
+        .strict(),
+    ),
+    assets: z.record(
+      z.string().regex(/^[A-Za-z0-9_.-]+$/, 'asset names are letters, digits, _ . -'),
+      z
+        .object({
+          host: z.string().min(1),
+          port: z.number().int().min(1).max(65535).default(22),
+          hostKey: z.union([z.literal('tofu'), publicKeyLine]).optional(),
+        })
+        .strict(),
+    ),
+    accounts: z.record(
+      z.string().regex(/^[A-Za-z0-9_.-]+$/, 'account names are letters, digits, _ . -'),
+      z
+        .object({
+          username: z.string().min(1),
+          privateKeyFile: z.string().optional(),
+          passwordFile: z.string().optional(),
+        })
+        .strict()
+        .refine((a) => a.privateKeyFile || a.passwordFile, 'needs privateKeyFile or passwordFile'),
+    ),
+    grants: z.array(
+      z
+        .object({
+          users: nameList,
+          assets: nameList,
+          accounts: nameList,
+          session: sessionPolicy.optional(),
+          commands: z.array(commandRule).optional(),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+
+export type RawConfig = z.output<typeof schema>;
+export type SessionPolicyConfig = z.output<typeof sessionPolicy>;
+export type GrantConfig = RawConfig['grants'][number];
+export interface Config extends RawConfig {
+  /** Absolute path of the file this came from; relative paths were resolved against its dir. */
+  file: string;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join('') || '(top level)';
+}
+
+/** Cross-references zod cannot express: grants must name users, assets and accounts that exist. */
+function checkReferences(cfg: RawConfig): string[] {
+  const problems: string[] = [];
+  cfg.grants.forEach((grant, gi) => {
+    for (const [field, table] of [['users', cfg.users], ['assets', cfg.assets], ['accounts', cfg.accounts]] as const) {
+      grant[field].forEach((name, ni) => {
+        if (name !== '*' && !(name in table)) {
+          problems.push(`grants[${gi}].${field}[${ni}]: unknown ${field.slice(0, -1)} "${name}"`);
+        }
+      });
+    }
+    try {
+      compileRules(grant.commands ?? []);
+    } catch (err) {
+      problems.push(`grants[${gi}].commands: ${(err as Error).message}`);
+    }
+  });
+  for (const [name, user] of Object.entries(cfg.users)) {
+    if (!user.password && user.keys.length === 0) problems.push(`users.${name}: needs a password or at least one key`);
+  }
+  return problems;
+}
+
+export function parseConfig(text: string, file: string): Config {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new WardenError('CONFIG_INVALID', `${file}: YAML syntax: ${(err as Error).message}`);
+  }
+  const result = schema.safeParse(raw ?? {});
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
+    throw new WardenError('CONFIG_INVALID', `${file}:\n  ${lines.join('\n  ')}`);
+  }
+  const problems = checkReferences(result.data);
+  if (problems.length) throw new WardenError('CONFIG_INVALID', `${file}:\n  ${problems.join('\n  ')}`);
+
+  const base = dirname(resolve(file));
+  const abs = (p: string) => resolve(base, p);
+  const cfg = result.data;
+  return {
+    ...cfg,
+    file: resolve(file),
+    hostKeyFile: abs(cfg.hostKeyFile),
+    dataDir: abs(cfg.dataDir),
+    accounts: Object.fromEntries(
+      Object.entries(cfg.accounts).map(([name, a]) => [
+        name,
+        {
+          ...a,
+          privateKeyFile: a.privateKeyFile && abs(a.privateKeyFile),
+          passwordFile: a.passwordFile && abs(a.passwordFile),
+        },
+      ]),
+    ),
+  };
+}
+
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new WardenError('CONFIG_UNREADABLE', `${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseConfig(text, file);
+}

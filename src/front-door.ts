@@ -1,0 +1,90 @@
+/**
+ * The SSH front door: an ssh2 Server with a hardened algorithm list, a cap on connections
+ * that have not authenticated yet (ssh2 has none), TCP no-delay, and one Session per
+ * connection handed to the supervisor.
+ */
+import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { Server, utils as sshUtils } from './ssh2.js';
+import type { Logger } from './logger.js';
+import { serverAlgorithms } from './ssh-algorithms.js';
+import type { Supervisor } from './supervisor.js';
+
+/** Load the bastion's host key, creating an ed25519 key (0600) on first start. */
+export function loadOrCreateHostKey(file: string, log: Logger): Buffer {
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true });
+    const pair = sshUtils.generateKeyPairSync('ed25519', { comment: 'warden host key' });
+    writeFileSync(file, pair.private, { mode: 0o600 });
+    writeFileSync(`${file}.pub`, `${pair.public}\n`, { mode: 0o644 });
+    log.info({ file }, 'created host key');
+  }
+  return readFileSync(file);
+}
+
+export interface FrontDoorOptions {
+  hostKey: Buffer;
+  keepaliveMs: number;
+  /** Unauthenticated connections allowed at once; more are dropped at accept. */
+  maxPreAuth: number;
+}
+
+export class FrontDoor {
+  readonly server: InstanceType<typeof Server>;
+  private preAuth = 0;
+
+  constructor(
+    supervisor: Supervisor,
+    opts: FrontDoorOptions,
+    private readonly log: Logger,
+  ) {
+    this.server = new Server(
+      {
+        hostKeys: [opts.hostKey],
+        algorithms: serverAlgorithms(),
+        ident: 'Warden',
+        keepaliveInterval: opts.keepaliveMs,
+        keepaliveCountMax: 3,
+      },
+      (client, info) => {
+        client.on('error', () => {});
+        if (this.preAuth >= opts.maxPreAuth) {
+          log.warn({ remote: info.ip }, 'too many unauthenticated connections; dropping');
+          client.end();
+          return;
+        }
+        this.preAuth++;
+        let counted = true;
+        const release = () => {
+          if (counted) this.preAuth--;
+          counted = false;
+        };
+        client.once('ready', () => {
+          release();
+          (client as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
+        });
+        client.once('close', release);
+        supervisor.spawn(client, info.ip);
+      },
+    );
+    this.server.on('error', (err: Error) => log.error({ err: err.message }, 'listener error'));
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.removeListener('error', reject);
+        const addr = this.server.address() as AddressInfo;
+        this.log.info({ address: `${addr.address}:${addr.port}` }, 'listening');
+        resolve(addr);
+      });
+    });
+  }
+
+  /** Stop accepting (resolves when the last connection is gone; do not await before ending them). */
+  stopAccepting(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}

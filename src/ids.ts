@@ -1,0 +1,17 @@
+/**
+ * Session ids are ULIDs made locally: time-sortable, so `--all` lists read in order, and no
+ * session ever waits on Redis to exist. The monotonic factory keeps ids made in the same
+ * millisecond ordered too.
+ */
+import { monotonicFactory } from 'ulid';
+
+const next = monotonicFactory();
+
+export function newSessionId(now = Date.now()): string {
+  return next(now);
+}
+
+/** Lower-case on input, ULIDs are upper-case Crockford base32; accept either. */
+export function normaliseIdPrefix(prefix: string): string {
+  return prefix.trim().toUpperCase();
+}

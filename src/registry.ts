@@ -1,0 +1,162 @@
+/**
+ * The session registry in Redis: one `proxy_log` hash per session, live sets (fleet-wide and
+ * per instance) and a bounded history. Writes go through the atomic scripts in
+ * registry-scripts.ts; reads are plain commands.
+ *
+ * Nothing here is on the data path: callers fire writes and move on.
+ */
+import type { Redis } from 'ioredis';
+import type { EndReason, SessionState } from '../machines/session.types.js';
+import { WardenError } from './errors.js';
+import { normaliseIdPrefix } from './ids.js';
+import { FINISH_SESSION, OPEN_SESSION, UPDATE_SESSION } from './registry-scripts.js';
+import type { RedisKeys } from './redis-keys.js';
+
+export type SessionKind = 'pending' | 'shell' | 'exec' | 'sftp' | 'subsystem';
+
+/** A session record as stored (all values are strings in Redis; numbers are ms or counts). */
+export interface SessionRecord {
+  id: string;
+  user: string;
+  asset: string;
+  account: string;
+  remote: string;
+  instance: string;
+  kind: SessionKind;
+  state: SessionState;
+  start: number;
+  lastActivity: number;
+  finish?: number;
+  reason?: EndReason;
+  detail?: string;
+  by?: string;
+  exitStatus?: string;
+  command?: string;
+  recording?: string;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+const NUMERIC = new Set(['start', 'lastActivity', 'finish', 'bytesIn', 'bytesOut']);
+
+function toArgs(fields: Partial<SessionRecord>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(fields)) {
+    if (v !== undefined) out.push(k, String(v));
+  }
+  return out;
+}
+
+function fromHash(hash: Record<string, string>): SessionRecord | undefined {
+  if (!hash.id) return undefined;
+  const rec: Record<string, string | number> = {};
+  for (const [k, v] of Object.entries(hash)) rec[k] = NUMERIC.has(k) ? Number(v) : v;
+  return rec as unknown as SessionRecord;
+}
+
+interface RegistryCommands {
+  wardenOpen(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
+  wardenUpdate(k1: string, ...argv: string[]): Promise<number>;
+  wardenFinish(k1: string, k2: string, k3: string, k4: string, ...argv: string[]): Promise<number>;
+}
+
+export function defineRegistryCommands(redis: Redis): Redis & RegistryCommands {
+  const r = redis as Redis & Partial<RegistryCommands>;
+  if (!r.wardenOpen) {
+    redis.defineCommand('wardenOpen', { numberOfKeys: 3, lua: OPEN_SESSION });
+    redis.defineCommand('wardenUpdate', { numberOfKeys: 1, lua: UPDATE_SESSION });
+    redis.defineCommand('wardenFinish', { numberOfKeys: 4, lua: FINISH_SESSION });
+  }
+  return redis as Redis & RegistryCommands;
+}
+
+export interface RegistryOptions {
+  retentionMs: number;
+  historyMax: number;
+}
+
+export class Registry {
+  private readonly redis: Redis & RegistryCommands;
+
+  constructor(
+    redis: Redis,
+    readonly keys: RedisKeys,
+    private readonly opts: RegistryOptions,
+  ) {
+    this.redis = defineRegistryCommands(redis);
+  }
+
+  /** Create (or re-assert) a live record. False if it already finished. */
+  async open(rec: SessionRecord): Promise<boolean> {
+    const k = this.keys;
+    const res = await this.redis.wardenOpen(k.session(rec.id), k.live, k.instanceSessions(rec.instance), rec.id, ...toArgs(rec));
+    return res === 1;
+  }
+
+  /** Update fields of a live record. False if missing or finished. */
+  async update(id: string, fields: Partial<SessionRecord>): Promise<boolean> {
+    return (await this.redis.wardenUpdate(this.keys.session(id), ...toArgs(fields))) === 1;
+  }
+
+  /**
+   * Finalise a record. The full record is written too, so a record lost with Redis data is
+   * rebuilt complete. False if it had already finished.
+   */
+  async finish(rec: SessionRecord & { reason: EndReason }, finishAt = Date.now()): Promise<boolean> {
+    const k = this.keys;
+    const { state: _state, finish: _finish, ...fields } = rec;
+    const res = await this.redis.wardenFinish(
+      k.session(rec.id),
+      k.live,
+      k.instanceSessions(rec.instance),
+      k.history,
+      rec.id,
+      String(finishAt),
+      String(this.opts.retentionMs),
+      String(this.opts.historyMax),
+      k.sessionPrefix,
+      ...toArgs(fields),
+    );
+    return res === 1;
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    return fromHash(await this.redis.hgetall(this.keys.session(id)));
+  }
+
+  private async getMany(ids: string[]): Promise<SessionRecord[]> {
+    if (ids.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hgetall(this.keys.session(id));
+    const res = (await pipe.exec()) ?? [];
+    return res.map(([, h]) => fromHash(h as Record<string, string>)).filter((r): r is SessionRecord => r !== undefined);
+  }
+
+  async liveIds(instanceId?: string): Promise<string[]> {
+    return this.redis.smembers(instanceId ? this.keys.instanceSessions(instanceId) : this.keys.live);
+  }
+
+  /** Live sessions, oldest first (ULIDs sort by time). */
+  async listLive(instanceId?: string): Promise<SessionRecord[]> {
+    return this.getMany((await this.liveIds(instanceId)).sort());
+  }
+
+  /** Most recently finished sessions, newest first. */
+  async listRecent(limit = 100): Promise<SessionRecord[]> {
+    return this.getMany(await this.redis.zrevrange(this.keys.history, 0, limit - 1));
+  }
+
+  /** Resolve a unique id prefix (docker-style) against live and finished sessions. */
+  async resolve(prefix: string): Promise<string> {
+    const want = normaliseIdPrefix(prefix);
+    if (!want) throw new WardenError('SESSION_NOT_FOUND', 'empty id');
+    const [live, finished] = await Promise.all([
+      this.redis.smembers(this.keys.live),
+      this.redis.zrange(this.keys.history, 0, -1),
+    ]);
+    const hits = [...new Set([...live, ...finished])].filter((id) => id.startsWith(want));
+    if (hits.length === 0) throw new WardenError('SESSION_NOT_FOUND', `"${prefix}" (see \`warden sessions --all\`)`);
+    if (hits.length > 1) throw new WardenError('SESSION_AMBIGUOUS', `"${prefix}" matches ${hits.slice(0, 5).join(', ')}${hits.length > 5 ? ', …' : ''}`);
+    return hits[0]!;
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Front-door authentication decisions: password (scrypt) and public key with the signature
+ * verified. Unknown users and wrong secrets are indistinguishable to the client, down to the
+ * scrypt work done.
+ */
+import type { AuthContext, ParsedKey } from 'ssh2';
+import { utils as sshUtils } from './ssh2.js';
+import type { Config } from './config.js';
+import { verifyPassword } from './password.js';
+
+export type AuthVerdict =
+  | { kind: 'accept' }
+  /** Public key is acceptable; the client must now prove possession with a signature. */
+  | { kind: 'pk-ok' }
+  | { kind: 'reject'; counts: boolean; why: string };
+
+const keyCache = new WeakMap<object, ParsedKey[]>();
+
+function userKeys(cfg: Config, user: string): ParsedKey[] {
+  const entry = cfg.users[user];
+  if (!entry) return [];
+  let keys = keyCache.get(entry);
+  if (!keys) {
+    keys = entry.keys.flatMap((line) => {
+      const k = sshUtils.parseKey(line);
+      return k instanceof Error ? [] : Array.isArray(k) ? k : [k];
+    });
+    keyCache.set(entry, keys);
+  }
+  return keys;
+}
+
+export async function decide(cfg: Config, user: string, ctx: AuthContext): Promise<AuthVerdict> {
+  switch (ctx.method) {
+    case 'none':
+      // Every OpenSSH client starts with "none" to learn the methods; not a failed attempt.
+      return { kind: 'reject', counts: false, why: 'method none' };
+    case 'password': {
+      const ok = await verifyPassword(ctx.password, cfg.users[user]?.password);
+      return ok ? { kind: 'accept' } : { kind: 'reject', counts: true, why: 'bad password or unknown user' };
+    }
+    case 'publickey': {
+      const key = userKeys(cfg, user).find((k) => k.getPublicSSH().equals(ctx.key.data));
+      if (!key) return { kind: 'reject', counts: true, why: 'key not authorised' };
+      // "ssh-rsa" signatures are RSA with SHA-1; only rsa-sha2-256/512 are accepted.
+      if (ctx.key.algo === 'ssh-rsa' && !ctx.hashAlgo) return { kind: 'reject', counts: true, why: 'ssh-rsa (SHA-1) signature refused' };
+      if (!ctx.signature || !ctx.blob) return { kind: 'pk-ok' };
+      const valid = key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true;
+      return valid ? { kind: 'accept' } : { kind: 'reject', counts: true, why: 'bad signature' };
+    }
+    default:
+      return { kind: 'reject', counts: false, why: `method ${ctx.method} not offered` };
+  }
+}

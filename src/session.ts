@@ -1,0 +1,350 @@
+/**
+ * One SSH connection through Warden: the ssh2 server connection, its session actor (the
+ * machine in machines/session.machine.ts with effects provided here), the channel relays and
+ * the target connection. The machine decides; this class does.
+ *
+ * The data path (relay hooks) only bumps in-memory counters; the registry sees activity
+ * through the supervisor's periodic flush.
+ */
+import type { AuthContext, Client, Connection, ServerChannel, Session as SshSession } from 'ssh2';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { sessionMachine, type ConnectInput } from '../machines/session.machine.js';
+import type { SessionEnd } from '../machines/session.types.js';
+import { ChannelRelay, type RelayHooks } from './channel-relay.js';
+import type { Config } from './config.js';
+import { endMessage } from './errors.js';
+import { parseLoginName, permissionsFor, resolveTarget, type Permission } from './grants.js';
+import type { HostKeyStore } from './hostkeys.js';
+import { newSessionId } from './ids.js';
+import type { Logger } from './logger.js';
+import type { Registry, SessionRecord } from './registry.js';
+import { decide } from './session-auth.js';
+import { connectTarget } from './target-connector.js';
+import { LineReader, TargetMenu } from './target-menu.js';
+import { printable } from './text.js';
+
+export interface SessionDeps {
+  cfg: Config;
+  registry: Registry;
+  hostKeys: HostKeyStore;
+  instanceId: string;
+  log: Logger;
+  audit: Logger;
+  /** Called once, when the session has ended; `persisted` settles when the record is final. */
+  onFinished(session: Session, persisted: Promise<void>): void;
+}
+
+/** How long a refused user has to open a channel so the reason can be shown to them. */
+const GOODBYE_WAIT_MS = 5_000;
+/** Reasons where Warden, not the peer, ends things: the user is told why. */
+const QUIET_REASONS = new Set(['client_closed', 'auth_failed', 'auth_timeout']);
+const WARDEN_EXIT_STATUS = 255;
+/** How long a client gets to disconnect after its channels were closed. */
+const CLOSE_GRACE_MS = 2_000;
+
+export class Session {
+  readonly id = newSessionId();
+  readonly record: SessionRecord;
+  readonly actor: Actor<typeof sessionMachine>;
+  readonly log: Logger;
+  private readonly relays = new Set<ChannelRelay>();
+  private permission?: Permission;
+  private target?: Client;
+  private ended = false;
+  private idle = false;
+  /** Set while the session is over but waiting for a channel to tell the user why. */
+  private goodbye?: { message: string; timer: NodeJS.Timeout };
+  /** Activity in memory; the supervisor flushes it to Redis coarsely. */
+  lastInputAt: number;
+  lastOutputAt: number;
+  dirty = false;
+
+  constructor(
+    private readonly client: Connection,
+    remote: string,
+    private readonly deps: SessionDeps,
+  ) {
+    const now = Date.now();
+    this.lastInputAt = this.lastOutputAt = now;
+    this.log = deps.log.child({ session: this.id });
+    this.record = {
+      id: this.id, user: '', asset: '', account: '', remote, instance: deps.instanceId,
+      kind: 'pending', state: 'authenticating', start: now, lastActivity: now, bytesIn: 0, bytesOut: 0,
+    };
+    const { cfg } = deps;
+    this.actor = createActor(
+      sessionMachine.provide({
+        actions: {
+          recordState: (_, { state }) => this.recordState(state),
+          startSelection: () => this.startMenu(),
+          warnIdle: (_, p) => this.warnIdle(p.idleMs, p.remainingMs),
+          warnDuration: (_, p) => this.sayAll(`Warden: this session reaches its maximum duration in ${Math.ceil(p.remainingMs / 1000)}s.`),
+          finalise: (_, end) => this.finalise(end),
+        },
+        actors: { connectTarget: fromPromise<void, ConnectInput>(({ signal }) => this.dial(signal)) },
+      }),
+      {
+        input: {
+          sessionId: this.id,
+          loginGraceMs: cfg.auth.loginGraceTime,
+          connectTimeoutMs: cfg.target.connectTimeout + 1_000,
+          maxAuthTries: cfg.auth.maxTries,
+        },
+      },
+    );
+    // An error inside the actor (a throwing action) must end this session, never the process.
+    this.actor.subscribe({ error: (err) => this.finalise({ reason: 'error', detail: (err as Error).message ?? String(err) }) });
+    this.wire();
+  }
+
+  start(): void {
+    void this.deps.registry.open(this.record).catch((err) => this.log.warn({ err: (err as Error).message }, 'registry open failed'));
+    this.actor.start();
+  }
+
+  /** Deliver an END (kill, shutdown, idle timeout...) through the machine's one way out. */
+  end(end: SessionEnd): void {
+    this.actor.send({ type: 'END', ...end });
+  }
+
+  get state(): string {
+    return this.actor.getSnapshot().value as string;
+  }
+
+  private wire(): void {
+    const c = this.client;
+    c.on('error', (err: Error) => this.log.debug({ err: err.message }, 'client connection error'));
+    c.on('close', () => this.end({ reason: 'client_closed' }));
+    c.on('authentication', (ctx) => this.authenticate(ctx));
+    c.on('session', (accept, reject) => {
+      if (this.ended && !this.goodbye) return reject();
+      this.addRelay(accept());
+    });
+    c.on('tcpip', (_accept, reject, info) => {
+      reject();
+      this.sayAll(`Warden: port forwarding to ${printable(info.destIP, 64)}:${info.destPort} is not allowed.`);
+      this.deps.audit.info({ event: 'forward_refused', session: this.id, dest: `${printable(info.destIP, 64)}:${info.destPort}` }, 'port forwarding refused');
+    });
+    c.on('request', (_accept, reject, name) => {
+      reject?.();
+      this.sayAll(`Warden: ${name === 'tcpip-forward' ? 'remote port forwarding' : 'that request'} is not allowed.`);
+    });
+  }
+
+  // --- authentication -------------------------------------------------------------------
+
+  private authenticate(ctx: AuthContext): void {
+    const login = parseLoginName(ctx.username);
+    const methods: Array<'publickey' | 'password'> = ['publickey', 'password'];
+    decide(this.deps.cfg, login.user, ctx).then(
+      (verdict) => {
+        if (this.ended) return ctx.reject([], false);
+        if (verdict.kind === 'pk-ok') return ctx.accept();
+        if (verdict.kind === 'reject') {
+          ctx.reject(methods);
+          if (verdict.counts) {
+            this.deps.audit.info({ event: 'auth_failure', session: this.id, login: printable(ctx.username), method: ctx.method, why: verdict.why, remote: this.record.remote }, 'authentication failed');
+            this.actor.send({ type: 'AUTH_FAILED' });
+          }
+          return;
+        }
+        ctx.accept();
+        this.onAuthenticated(login.user, ctx.username, ctx.method);
+      },
+      (err: Error) => {
+        this.log.error({ err: err.message }, 'authentication check failed');
+        ctx.reject(methods);
+      },
+    );
+  }
+
+  private onAuthenticated(user: string, rawLogin: string, method: string): void {
+    const { cfg, audit } = this.deps;
+    this.record.user = user;
+    this.deps.audit.info({ event: 'auth_success', session: this.id, user, method, remote: this.record.remote }, 'authenticated');
+    const res = resolveTarget(permissionsFor(cfg, user), parseLoginName(rawLogin));
+    if (res.kind === 'denied') {
+      audit.info({ event: 'denied', session: this.id, user, login: printable(rawLogin), why: res.message }, 'target refused');
+      this.actor.send({ type: 'AUTHENTICATED', user });
+      this.end({ reason: 'denied', detail: res.message });
+    } else if (res.kind === 'target') {
+      this.permission = res.permission;
+      this.record.asset = res.permission.asset;
+      this.record.account = res.permission.account;
+      this.actor.send({ type: 'AUTHENTICATED', user, target: { asset: res.permission.asset, account: res.permission.account } });
+    } else {
+      this.menuChoices = res.choices;
+      this.actor.send({ type: 'AUTHENTICATED', user });
+    }
+  }
+
+  // --- menu -------------------------------------------------------------------------------
+
+  private menuChoices: Permission[] = [];
+  private menuRelay?: ChannelRelay;
+
+  /** Runs when the machine enters `selecting`, and again when the first channel arrives. */
+  private startMenu(): void {
+    if (this.state !== 'selecting' || this.menuRelay) return;
+    const relay = [...this.relays].find((r) => r.stream);
+    if (!relay) return; // wait for the client's channel
+    if (relay.kind !== 'shell') {
+      return this.end({ reason: 'denied', detail: `name a target to run a command, e.g. ssh ${printable(this.record.user, 64)}@ACCOUNT@ASSET@bastion '...'` });
+    }
+    this.menuRelay = relay;
+    const menu = new TargetMenu(this.record.user, this.menuChoices);
+    const stream = relay.stream!;
+    const step = (s: ReturnType<TargetMenu['start']>) => {
+      stream.write(s.text);
+      if (s.kind === 'quit') this.end({ reason: 'client_closed', detail: 'left the menu' });
+      if (s.kind === 'pick') {
+        stream.removeListener('data', onData);
+        this.permission = s.permission;
+        this.record.asset = s.permission.asset;
+        this.record.account = s.permission.account;
+        this.actor.send({ type: 'TARGET_SELECTED', target: { asset: s.permission.asset, account: s.permission.account } });
+      }
+    };
+    const reader = new LineReader((t) => stream.write(t), (line) => step(menu.line(line)), () => step({ kind: 'quit', text: '\r\n' }));
+    const onData = (d: Buffer) => reader.feed(d);
+    stream.on('data', onData);
+    step(menu.start());
+  }
+
+  // --- target -----------------------------------------------------------------------------
+
+  private async dial(signal: AbortSignal): Promise<void> {
+    const permission = this.permission!;
+    const target = await connectTarget({
+      cfg: this.deps.cfg,
+      permission,
+      hostKeys: this.deps.hostKeys,
+      signal,
+      onMismatch: (m) => this.deps.audit.warn({ event: 'hostkey_mismatch', session: this.id, ...m }, 'target host key mismatch'),
+    });
+    if (signal.aborted || this.ended) {
+      target.end();
+      return;
+    }
+    this.target = target;
+    target.on('error', (err: Error) => this.log.info({ err: err.message }, 'target connection error'));
+    target.on('close', () => this.end({ reason: 'target_closed' }));
+    for (const relay of this.relays) relay.attach(target);
+  }
+
+  // --- channels ---------------------------------------------------------------------------
+
+  private readonly hooks: RelayHooks = {
+    onStart: (relay) => {
+      if (this.goodbye) return this.sayGoodbye(relay);
+      if (this.record.kind === 'pending') {
+        this.record.kind = relay.kind;
+        if (relay.command) this.record.command = printable(relay.command, 1024);
+        this.dirty = true;
+      }
+      if (this.state === 'selecting') this.startMenu();
+      else if (this.target) relay.attach(this.target);
+    },
+    onInput: (_relay, data) => {
+      this.lastInputAt = Date.now();
+      this.record.bytesIn += data.length;
+      this.dirty = true;
+      if (this.idle) this.activity();
+    },
+    onOutput: (relay, data) => {
+      this.lastOutputAt = Date.now();
+      this.record.bytesOut += data.length;
+      this.dirty = true;
+      // Transfers (sftp) count as activity in both directions: a long download is not idle.
+      if (this.idle && (relay.kind === 'sftp' || this.permission?.policy.idleActivity === 'input+output')) this.activity();
+    },
+    onResize: () => {},
+    onExit: (_relay, status) => {
+      this.record.exitStatus ??= status;
+    },
+    onClose: (relay) => {
+      this.relays.delete(relay);
+    },
+  };
+
+  private addRelay(session: SshSession): void {
+    this.relays.add(new ChannelRelay(session, this.hooks, this.log));
+  }
+
+  private activity(): void {
+    this.idle = false;
+    this.actor.send({ type: 'ACTIVITY' });
+  }
+
+  private warnIdle(idleMs: number, remainingMs: number): void {
+    this.idle = true;
+    this.sayAll(`Idle for ${Math.round(idleMs / 1000)}s: this session closes in ${Math.ceil(remainingMs / 1000)}s. Press any key to stay.`);
+  }
+
+  private sayAll(text: string): void {
+    for (const relay of this.relays) relay.say(`\r\n${text}\r\n`);
+  }
+
+  private recordState(state: SessionRecord['state']): void {
+    this.record.state = state;
+    const { user, asset, account, kind } = this.record;
+    void this.deps.registry.update(this.id, { state, user, asset, account, kind }).catch((err) => this.log.warn({ err: (err as Error).message }, 'registry update failed'));
+  }
+
+  // --- the one way out --------------------------------------------------------------------
+
+  private finalise(end: SessionEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.idle = false;
+    const { audit, registry } = this.deps;
+    const rec = this.record;
+    Object.assign(rec, { reason: end.reason, detail: end.detail && printable(end.detail, 512), by: end.by, lastActivity: Math.max(this.lastInputAt, rec.lastActivity) });
+    this.log.info({ reason: end.reason, user: rec.user, asset: rec.asset, bytesIn: rec.bytesIn, bytesOut: rec.bytesOut }, 'session ended');
+    audit.info({ event: 'session_end', session: this.id, user: rec.user, asset: rec.asset, account: rec.account, reason: end.reason, by: end.by, detail: rec.detail }, 'session ended');
+
+    this.target?.end();
+    const message = QUIET_REASONS.has(end.reason) || end.reason === 'target_closed' ? undefined : endMessage(end);
+    const open = [...this.relays].filter((r) => r.stream);
+    if (message && open.length > 0) {
+      for (const relay of open) {
+        relay.say(`\r\n${message}\r\n`);
+        relay.end(WARDEN_EXIT_STATUS);
+      }
+      this.closeSoon();
+    } else if (message && rec.user) {
+      // Authenticated but no channel yet: wait briefly for one so the user reads why.
+      this.goodbye = { message, timer: setTimeout(() => this.client.end(), GOODBYE_WAIT_MS) };
+    } else {
+      for (const relay of this.relays) relay.end();
+      this.client.end();
+    }
+    const persisted = registry
+      .finish({ ...rec, reason: end.reason })
+      .then(
+        () => {},
+        (err) => this.log.warn({ err: (err as Error).message }, 'registry finish failed'),
+      );
+    this.deps.onFinished(this, persisted);
+  }
+
+  private sayGoodbye(relay: ChannelRelay): void {
+    relay.say(`${this.goodbye!.message}\r\n`);
+    relay.end(WARDEN_EXIT_STATUS);
+    clearTimeout(this.goodbye!.timer);
+    this.closeSoon();
+  }
+
+  /**
+   * After Warden closed the channels, the OpenSSH client disconnects by itself (and prints no
+   * "Received disconnect" noise); this is the backstop for clients that do not.
+   */
+  private closeSoon(): void {
+    setTimeout(() => this.client.end(), CLOSE_GRACE_MS).unref();
+  }
+
+  /** The client streams of open channels (for tests and the menu). */
+  streams(): ServerChannel[] {
+    return [...this.relays].flatMap((r) => (r.stream ? [r.stream] : []));
+  }
+}
