@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config.js';
+
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop';
+const HASH = '$scrypt$N=16384,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+
+const base = `
+listen: 127.0.0.1:2222
+hostKeyFile: ./data/host_ed25519
+dataDir: ./data
+users:
+  alice:
+    password: "${HASH}"
+    keys: ["${KEY}"]
+assets:
+  web1: { host: 10.0.0.5, port: 22, hostKey: "${KEY.split(' ').slice(0, 2).join(' ')}" }
+  web2: { host: 10.0.0.6, hostKey: tofu }
+accounts:
+  deploy: { username: deploy, privateKeyFile: ./keys/deploy }
+grants:
+  - { users: [alice], assets: [web1], accounts: [deploy] }
+`;
+
+function errorOf(text: string): string {
+  try {
+    parseConfig(text, '/etc/warden/warden.yaml');
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('config', () => {
+  it('accepts the documented shape and resolves paths against the config file', () => {
+    const cfg = parseConfig(base, '/etc/warden/warden.yaml');
+    expect(cfg.listen).toEqual({ host: '127.0.0.1', port: 2222 });
+    expect(cfg.hostKeyFile).toBe('/etc/warden/data/host_ed25519');
+    expect(cfg.accounts.deploy!.privateKeyFile).toBe('/etc/warden/keys/deploy');
+    expect(cfg.assets.web2!.port).toBe(22);
+    expect(cfg.auth).toEqual({ maxTries: 6, loginGraceTime: 60_000 });
+    expect(cfg.redis).toBeUndefined();
+  });
+
+  it('accepts the session policy block with durations', () => {
+    const cfg = parseConfig(
+      `${base}session:\n  idleTimeout: 30m\n  idleWarning: 1m\n  idleActivity: input\n  maxDuration: 8h\n`,
+      '/w.yaml',
+    );
+    expect(cfg.session).toEqual({ idleTimeout: 1_800_000, idleWarning: 60_000, idleActivity: 'input', maxDuration: 28_800_000 });
+  });
+
+  it('names the key path of a bad value', () => {
+    expect(errorOf(base.replace('port: 22,', 'port: 99999,'))).toMatch(/assets\.web1\.port: /);
+    expect(errorOf(base.replace('listen: 127.0.0.1:2222', 'listen: nowhere'))).toMatch(/listen: "nowhere" is not HOST:PORT/);
+    expect(errorOf(`${base}session: { idleTimeout: soon }\n`)).toMatch(/session\.idleTimeout: "soon" is not a duration/);
+    expect(errorOf(base.replace(`keys: ["${KEY}"]`, 'keys: ["ssh-ed25519 nonsense"]'))).toMatch(/users\.alice\.keys\[0\]: not an OpenSSH public key/);
+  });
+
+  it('rejects unknown keys, with their path', () => {
+    expect(errorOf(`${base}listne: 1\n`)).toMatch(/listne/);
+    expect(errorOf(base.replace('hostKey: tofu', 'hostKey: tofu, colour: red'))).toMatch(/assets\.web2/);
+  });
+
+  it('checks that grants name existing users, assets and accounts', () => {
+    expect(errorOf(base.replace('assets: [web1]', 'assets: [web1, web9]'))).toMatch(/grants\[0\]\.assets\[1\]: unknown asset "web9"/);
+    expect(errorOf(base.replace('users: [alice]', 'users: [bob]'))).toMatch(/grants\[0\]\.users\[0\]: unknown user "bob"/);
+  });
+
+  it('requires a password hash from hash-password, not a plain password', () => {
+    expect(errorOf(base.replace(HASH, 'hunter2'))).toMatch(/users\.alice\.password: must be the output of `warden hash-password`/);
+  });
+
+  it('reports YAML syntax errors with the file name', () => {
+    expect(errorOf('users: [')).toMatch(/warden\.yaml: YAML syntax/);
+  });
+
+  it('rejects an invalid command filter regex', () => {
+    const text = base.replace('accounts: [deploy] }', "accounts: [deploy], commands: [{ deny: '(' }] }");
+    expect(errorOf(text)).toMatch(/grants\[0\]\.commands/);
+  });
+});
