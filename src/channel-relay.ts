@@ -131,14 +131,20 @@ export class ChannelRelay {
     client.on('data', (d: Buffer) => this.hooks.onInput(this, d));
     target.on('data', (d: Buffer) => this.hooks.onOutput(this, d));
     target.stderr.on('data', (d: Buffer) => this.hooks.onOutput(this, d));
-    // Client EOF becomes target EOF; target EOF is forwarded only after its data, and the
-    // client channel is closed only after the exit status, so the order the user sees is
-    // data, EOF, exit status, close — as from sshd.
+    // Client EOF becomes target EOF. Towards the client, ssh2 drops an exit status sent after
+    // EOF, while sshd sends EOF first: so a target EOF is held until the exit status has been
+    // forwarded (or the channel closes), and the client sees data, exit status, EOF, close.
     client.pipe(target);
     target.pipe(client, { end: false });
     target.stderr.pipe(client.stderr, { end: false });
-    target.once('end', () => this.afterWrites(() => client.eof()));
+    let exited = false;
+    let eofPending = false;
+    target.once('end', () => {
+      if (exited) this.afterWrites(() => client.eof());
+      else eofPending = true;
+    });
     target.on('exit', (code: number | null, signal?: string, dumped?: boolean, desc?: string) => {
+      exited = true;
       this.hooks.onExit(this, code !== null && code !== undefined ? String(code) : `signal ${signal ?? '?'}`);
       this.afterWrites(() => {
         try {
@@ -147,6 +153,7 @@ export class ChannelRelay {
         } catch (err) {
           this.log.debug({ err: (err as Error).message }, 'cannot forward exit signal');
         }
+        if (eofPending) client.eof();
       });
     });
     target.once('close', () => this.afterWrites(() => client.end()));

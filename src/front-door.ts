@@ -5,7 +5,8 @@
  */
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import type { Connection } from 'ssh2';
 import { Server, utils as sshUtils } from './ssh2.js';
 import type { Logger } from './logger.js';
 import { serverAlgorithms } from './ssh-algorithms.js';
@@ -25,14 +26,27 @@ export function loadOrCreateHostKey(file: string, log: Logger): Buffer {
 
 export interface FrontDoorOptions {
   hostKey: Buffer;
+  /** Deadline for a TCP connection to authenticate, handshake included. */
+  loginGraceMs: number;
   keepaliveMs: number;
   /** Unauthenticated connections allowed at once; more are dropped at accept. */
   maxPreAuth: number;
 }
 
+/** ssh2 keeps the net.Server and each connection's socket private; these are the only reaches in. */
+function rawServer(server: object): NetServer {
+  return (server as { _srv: NetServer })._srv;
+}
+export function socketOf(client: Connection): Socket | undefined {
+  return (client as unknown as { _sock?: Socket })._sock;
+}
+
 export class FrontDoor {
   readonly server: InstanceType<typeof Server>;
   private preAuth = 0;
+  /** Socket-level login deadline: ssh2 only reports a connection after the client's version
+   * line, so a peer that sends nothing would never reach a session's own timer. */
+  private readonly graceTimers = new WeakMap<Socket, NodeJS.Timeout>();
 
   constructor(
     supervisor: Supervisor,
@@ -60,15 +74,23 @@ export class FrontDoor {
           if (counted) this.preAuth--;
           counted = false;
         };
+        const socket = socketOf(client);
         client.once('ready', () => {
+          if (socket) clearTimeout(this.graceTimers.get(socket));
           release();
-          (client as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
         });
         client.once('close', release);
         supervisor.spawn(client, info.ip);
       },
     );
     this.server.on('error', (err: Error) => log.error({ err: err.message }, 'listener error'));
+    rawServer(this.server).on('connection', (socket: Socket) => {
+      socket.setNoDelay(true);
+      const timer = setTimeout(() => socket.destroy(), opts.loginGraceMs + 1_000);
+      timer.unref();
+      this.graceTimers.set(socket, timer);
+      socket.once('close', () => clearTimeout(timer));
+    });
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {

@@ -76,7 +76,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = lo
       name: 'front-door',
       start: async () => {
         const hostKey = loadOrCreateHostKey(cfg.hostKeyFile, ilog);
-        frontDoor = new FrontDoor(supervisor, { hostKey, keepaliveMs: cfg.clientKeepaliveInterval, maxPreAuth: 256 }, ilog);
+        frontDoor = new FrontDoor(supervisor, { hostKey, loginGraceMs: cfg.auth.loginGraceTime, keepaliveMs: cfg.clientKeepaliveInterval, maxPreAuth: 256 }, ilog);
         address = await frontDoor.listen(cfg.listen.host, cfg.listen.port);
       },
       stop: () => {

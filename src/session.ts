@@ -19,6 +19,7 @@ import { newSessionId } from './ids.js';
 import type { Logger } from './logger.js';
 import type { Registry, SessionRecord } from './registry.js';
 import { decide } from './session-auth.js';
+import { socketOf } from './front-door.js';
 import { connectTarget } from './target-connector.js';
 import { LineReader, TargetMenu } from './target-menu.js';
 import { printable } from './text.js';
@@ -104,7 +105,7 @@ export class Session {
 
   /** Deliver an END (kill, shutdown, idle timeout...) through the machine's one way out. */
   end(end: SessionEnd): void {
-    this.actor.send({ type: 'END', ...end });
+    if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'END', ...end });
   }
 
   get state(): string {
@@ -113,7 +114,11 @@ export class Session {
 
   private wire(): void {
     const c = this.client;
-    c.on('error', (err: Error) => this.log.debug({ err: err.message }, 'client connection error'));
+    c.on('error', (err: Error) => {
+      // ssh2 reports protocol violations here and half-closes; the session ends with them.
+      this.log.info({ err: printable(err.message) }, 'client connection error');
+      this.end({ reason: this.record.user ? 'error' : 'auth_failed', detail: 'protocol error' });
+    });
     c.on('close', () => this.end({ reason: 'client_closed' }));
     c.on('authentication', (ctx) => this.authenticate(ctx));
     c.on('session', (accept, reject) => {
@@ -198,7 +203,10 @@ export class Session {
       stream.write(s.text);
       if (s.kind === 'quit') this.end({ reason: 'client_closed', detail: 'left the menu' });
       if (s.kind === 'pick') {
+        // Keystrokes typed from here on belong to the target's shell: hold them in the
+        // stream until the relay pipes it.
         stream.removeListener('data', onData);
+        stream.pause();
         this.permission = s.permission;
         this.record.asset = s.permission.asset;
         this.record.account = s.permission.account;
@@ -314,10 +322,10 @@ export class Session {
       this.closeSoon();
     } else if (message && rec.user) {
       // Authenticated but no channel yet: wait briefly for one so the user reads why.
-      this.goodbye = { message, timer: setTimeout(() => this.client.end(), GOODBYE_WAIT_MS) };
+      this.goodbye = { message, timer: setTimeout(() => this.disconnect(), GOODBYE_WAIT_MS) };
     } else {
       for (const relay of this.relays) relay.end();
-      this.client.end();
+      this.disconnect();
     }
     const persisted = registry
       .finish({ ...rec, reason: end.reason })
@@ -340,7 +348,14 @@ export class Session {
    * "Received disconnect" noise); this is the backstop for clients that do not.
    */
   private closeSoon(): void {
-    setTimeout(() => this.client.end(), CLOSE_GRACE_MS).unref();
+    setTimeout(() => this.disconnect(), CLOSE_GRACE_MS).unref();
+  }
+
+  /** Send SSH disconnect and half-close; a peer that ignores it loses the socket shortly after. */
+  private disconnect(): void {
+    this.client.end();
+    const socket = socketOf(this.client);
+    if (socket && !socket.destroyed) setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
   /** The client streams of open channels (for tests and the menu). */

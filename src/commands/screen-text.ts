@@ -1,0 +1,88 @@
+/**
+ * Reads a command line back from the headless terminal's buffer.
+ *
+ * A line being edited starts right after the prompt, at the cell where the cursor was when the
+ * user pressed the first key of the line (the "prefix"), and runs down through rows that are
+ * wrapped continuations (long lines) or that the editor drew below it (multi-line pastes).
+ */
+import type { IBuffer, IBufferLine, IMarker } from '@xterm/headless';
+
+/** A prompt as seen on screen: `text` fills the cells left of `col`. */
+export interface PromptShape {
+  col: number;
+  text: string;
+}
+
+export interface Prefix extends PromptShape {
+  /** Tracks the prompt's row as the buffer scrolls; disposed if the row leaves the scrollback. */
+  marker: IMarker;
+}
+
+/** Longest stretch of rows one command may span; bounds the per-Enter scan. */
+const MAX_ROWS = 200;
+
+export function cursorRow(buf: IBuffer): number {
+  return buf.baseY + buf.cursorY;
+}
+
+/** Last row of the logical line containing `row` (follows wrapped continuations down). */
+export function logicalEnd(buf: IBuffer, row: number): number {
+  let y = row;
+  while (y + 1 < buf.length && buf.getLine(y + 1)?.isWrapped) y++;
+  return y;
+}
+
+export function capturePrefix(buf: IBuffer, marker: IMarker): Prefix {
+  const col = buf.cursorX;
+  const line = buf.getLine(cursorRow(buf));
+  return { marker, col, text: line ? line.translateToString(false, 0, col) : '' };
+}
+
+function showsPrompt(line: IBufferLine | undefined, p: PromptShape): boolean {
+  return line !== undefined && line.translateToString(false, 0, p.col) === p.text;
+}
+
+/**
+ * The command text between the prefix and `lastRow` (extended over wrapped continuations).
+ * Readline may redraw prompt and line lower down (after a completion listing, Ctrl-L), so the
+ * start is the lowest row at or below the prompt's row that shows the same prompt text and is
+ * not a wrapped continuation. When the prompt's row is gone (scrolled out, cleared), we fall
+ * back to the logical line of `lastRow`, stripping the prompt only if it is still visible.
+ * `known` is a prompt seen on earlier lines: it finds the start when the prefix was captured
+ * off the prompt (a key typed before the prompt was displayed, e.g. right after Ctrl-C).
+ */
+export function readCommand(buf: IBuffer, p: Prefix, lastRow: number, known?: PromptShape): string {
+  const end = logicalEnd(buf, lastRow);
+  const top = p.marker.isDisposed ? -1 : p.marker.line;
+  let start = -1;
+  let startCol = 0;
+  if (top >= 0 && top <= end && end - top <= MAX_ROWS) {
+    for (let y = end; y > top && start < 0; y--) {
+      const line = buf.getLine(y);
+      if (!line || line.isWrapped) continue;
+      const match = showsPrompt(line, p) ? p : known && showsPrompt(line, known) ? known : null;
+      if (match) [start, startCol] = [y, match.col];
+    }
+    if (start < 0 && showsPrompt(buf.getLine(top), p)) [start, startCol] = [top, p.col];
+  }
+  if (start < 0) {
+    start = lastRow;
+    while (start > 0 && buf.getLine(start)?.isWrapped && lastRow - start < MAX_ROWS) start--;
+    startCol = showsPrompt(buf.getLine(start), p) ? p.col : 0;
+  }
+  let text = '';
+  for (let y = start; y <= end; y++) {
+    const line = buf.getLine(y);
+    if (!line) break;
+    const continued = y < end && buf.getLine(y + 1)?.isWrapped === true;
+    // Keep trailing blanks of a row that wraps: a space typed at the last column is content.
+    const part = line.translateToString(!continued, y === start ? startCol : 0);
+    text += y === start ? part : line.isWrapped ? part : '\n' + part;
+  }
+  return text.trim();
+}
+
+/** Whether the prompt captured for a line is still shown on its row (to learn it as `known`). */
+export function promptStillShown(buf: IBuffer, p: Prefix): boolean {
+  return !p.marker.isDisposed && p.text.trim() !== '' && showsPrompt(buf.getLine(p.marker.line), p);
+}

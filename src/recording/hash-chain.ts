@@ -1,0 +1,61 @@
+/**
+ * The hash chain written beside a recording (`<name>.cast.chain`), shared by the recorder and the
+ * verifier so both agree on one format.
+ *
+ * Every flush of the recorder appends one "chunk" of complete asciicast lines to the .cast and one
+ * JSON line here: where the chunk sits, its SHA-256, and `chain = sha256(prevChain + sha256)`
+ * over the hex strings, starting from GENESIS for chunk 0 (the header line). Per-chunk hashes let
+ * the verifier name the chunk that was modified, deleted or moved; the chain makes the .chain file
+ * itself tamper-evident once its last link (the head, in the recording summary) is stored
+ * somewhere the attacker cannot write, e.g. the session record.
+ */
+import { createHash } from 'node:crypto';
+
+export const GENESIS = '0'.repeat(64);
+
+export interface ChainEntry {
+  seq: number;
+  /** Byte offset of the chunk in the uncompressed .cast. */
+  offset: number;
+  length: number;
+  sha256: string;
+  chain: string;
+}
+
+export function sha256Hex(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function nextLink(prevChain: string, chunkSha: string): string {
+  return sha256Hex(prevChain + chunkSha);
+}
+
+/** `x.cast` and `x.cast.gz` share `x.cast.chain`: finalizing compresses the cast, not the chain. */
+export function chainFileOf(castFile: string): string {
+  return castFile.replace(/\.gz$/, '') + '.chain';
+}
+
+export function formatEntry(e: ChainEntry): string {
+  return JSON.stringify({ seq: e.seq, offset: e.offset, length: e.length, sha256: e.sha256, chain: e.chain }) + '\n';
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Parses one line of a .chain file; returns a reason string when it is not a well-formed entry. */
+export function parseEntry(line: string): ChainEntry | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return 'not JSON';
+  }
+  if (typeof v !== 'object' || v === null) return 'not an object';
+  const o = v as Record<string, unknown>;
+  for (const k of ['seq', 'offset', 'length'] as const) {
+    if (!Number.isSafeInteger(o[k]) || (o[k] as number) < 0) return `bad ${k}`;
+  }
+  for (const k of ['sha256', 'chain'] as const) {
+    if (typeof o[k] !== 'string' || !HEX64.test(o[k] as string)) return `bad ${k}`;
+  }
+  return o as unknown as ChainEntry;
+}

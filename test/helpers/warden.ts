@@ -1,0 +1,112 @@
+/**
+ * Warden under test, in this process (so tests can look at the supervisor and the heap), with
+ * a config written to a temp dir exactly as a user would write it.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../src/config.js';
+import { startInstance, type Instance } from '../../src/instance.js';
+import { createLogger } from '../../src/logger.js';
+import { hashPassword } from '../../src/password.js';
+import { makeTempDir, removeTempDir } from './processes.js';
+import { uniquePrefix } from './redis.js';
+import type { SshdHandle } from './sshd.js';
+
+export const ALICE_PASSWORD = 'alice-secret-pw';
+
+export interface WardenHandle {
+  instance: Instance;
+  port: number;
+  dir: string;
+  configFile: string;
+  /** alice's private key (ed25519) for publickey logins. */
+  aliceKey: string;
+  /** JSON log lines written so far (debug logs and audit events). */
+  logs(): Array<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+export interface WardenOptions {
+  redisUrl: string;
+  sshd: SshdHandle;
+  /** YAML appended to the generated config (top-level keys such as `session:`). */
+  extraYaml?: string;
+  /** YAML of extra keys inside alice's main grant, e.g. `session: { idleTimeout: 3s }`. */
+  grantExtra?: string;
+  /** A port nothing listens on, for the "target down" asset. */
+  deadPort?: number;
+  prefix?: string;
+}
+
+let cachedHash: string | undefined;
+
+export async function writeWardenConfig(dir: string, opts: WardenOptions): Promise<{ configFile: string; aliceKey: string }> {
+  const aliceKey = path.join(dir, 'alice_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'alice@test', '-f', aliceKey]);
+  const alicePub = readFileSync(`${aliceKey}.pub`, 'utf8').trim();
+  cachedHash ??= await hashPassword(ALICE_PASSWORD);
+  const { sshd } = opts;
+  const grantExtra = opts.grantExtra ? `, ${opts.grantExtra}` : '';
+  const yaml = `
+listen: 127.0.0.1:0
+hostKeyFile: ./host_ed25519
+dataDir: ./data
+redis: ${opts.redisUrl}
+redisPrefix: ${opts.prefix ?? uniquePrefix()}
+auth: { maxTries: 6, loginGraceTime: 2s }
+target: { connectTimeout: 3s, keepaliveInterval: 15s }
+registry: { activityFlushInterval: 200ms }
+users:
+  alice:
+    password: "${cachedHash}"
+    keys: ["${alicePub}"]
+  bob:
+    password: "${cachedHash}"
+assets:
+  web1: { host: 127.0.0.1, port: ${sshd.port}, hostKey: "${sshd.hostKeyLine}" }
+  web2: { host: 127.0.0.1, port: ${sshd.port}, hostKey: "${sshd.hostKeyLine}" }
+  tofu1: { host: 127.0.0.1, port: ${sshd.port}, hostKey: tofu }
+  evil: { host: 127.0.0.1, port: ${sshd.port}, hostKey: "${sshd.otherHostKeyLine}" }
+  down: { host: 127.0.0.1, port: ${opts.deadPort ?? 1}, hostKey: "${sshd.hostKeyLine}" }
+  secret: { host: 127.0.0.1, port: ${sshd.port}, hostKey: "${sshd.hostKeyLine}" }
+accounts:
+  target: { username: ${sshd.user}, privateKeyFile: ${sshd.clientKeyPath} }
+  other: { username: ${sshd.user}, privateKeyFile: ${sshd.clientKeyPath} }
+grants:
+  - { users: [alice], assets: [web1, web2, tofu1, evil, down], accounts: [target]${grantExtra} }
+  - { users: [alice], assets: [web2], accounts: [other] }
+  - { users: [bob], assets: [web1], accounts: [target] }
+${opts.extraYaml ?? ''}
+`;
+  const configFile = path.join(dir, 'warden.yaml');
+  writeFileSync(configFile, yaml);
+  return { configFile, aliceKey };
+}
+
+export async function startWarden(opts: WardenOptions): Promise<WardenHandle> {
+  const dir = makeTempDir('warden-');
+  const { configFile, aliceKey } = await writeWardenConfig(dir, opts);
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const log = createLogger({ destination: sink, level: 'debug' });
+  const instance = await startInstance(loadConfig(configFile), log);
+  return {
+    instance,
+    port: instance.address.port,
+    dir,
+    configFile,
+    aliceKey,
+    logs: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+    stop: async () => {
+      await instance.stop();
+      removeTempDir(dir);
+    },
+  };
+}
