@@ -13,6 +13,13 @@ import { RedisKeys } from './redis-keys.js';
 import { Registry, type SessionRecord } from './registry.js';
 import { startInstance } from './instance.js';
 import { age, isoTime, table } from './cli-table.js';
+import { userInfo } from 'node:os';
+import { ControlClient, describeKill } from './control-client.js';
+import { Counters } from './counters.js';
+import { parseDuration } from './duration.js';
+import { InstanceRegistry } from './instances.js';
+import { printable } from './text.js';
+
 
 type Flags = Record<string, string | boolean | undefined>;
 interface Command {
@@ -72,6 +79,8 @@ const COMMANDS: Record<string, Command> = {
         process.once('SIGTERM', () => stop('SIGTERM'));
       });
       log.flush?.();
+      // Clients that ignore the disconnect must not keep a stopped Warden alive.
+      setTimeout(() => process.exit(0), 1_000).unref();
       return 0;
     },
   },
@@ -106,6 +115,53 @@ const COMMANDS: Record<string, Command> = {
         else {
           console.log(live.length ? sessionRows(live) : 'No live sessions.');
           if (flags.all) console.log(`\nRecently finished:\n${recent.length ? sessionRows(recent) : 'none'}`);
+        }
+        return 0;
+      });
+    },
+  },
+  kill: {
+    usage: 'warden kill <id-or-prefix> | --user NAME [--reason TEXT] [--by NAME] [--timeout 5s] --config FILE',
+    options: { ...CONFIG, user: { type: 'string' }, reason: { type: 'string' }, by: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } },
+    async run(flags, positionals) {
+      const target = positionals[0];
+      if (!target === !flags.user) throw new WardenError('USAGE', 'give a session id (or unique prefix) or --user NAME');
+      const timeoutMs = parseDuration(String(flags.timeout ?? '5s'));
+      if (timeoutMs === undefined) throw new WardenError('USAGE', `--timeout "${flags.timeout}" is not a duration`);
+      const by = typeof flags.by === 'string' ? flags.by : userInfo().username;
+      const reason = typeof flags.reason === 'string' ? flags.reason : undefined;
+      return withRegistry(flags, async (registry) => {
+        const ids = target ? [await registry.resolve(target)] : (await registry.listLive()).filter((r) => r.user === flags.user).map((r) => r.id);
+        if (ids.length === 0) {
+          console.log(`No live sessions of user ${printable(String(flags.user))}.`);
+          return 0;
+        }
+        const client = new ControlClient(registry.redis, registry, registry.keys);
+        try {
+          const reports = await Promise.all(ids.map((id) => client.kill(id, { by, reason, timeoutMs })));
+          for (const r of reports) console.log(flags.json ? JSON.stringify(r) : describeKill(r, by));
+          return reports.some((r) => r.outcome === 'timeout' || r.outcome === 'not_found') ? 1 : 0;
+        } finally {
+          await client.close();
+        }
+      });
+    },
+  },
+  terminals: {
+    usage: 'warden terminals [--json] --config FILE',
+    options: { ...CONFIG, json: { type: 'boolean' } },
+    async run(flags) {
+      return withRegistry(flags, async (registry) => {
+        const { redis } = registry;
+        const list = await new InstanceRegistry(redis, registry.keys).list();
+        const counters = await new Counters(redis, registry.keys).read();
+        if (flags.json) console.log(JSON.stringify({ instances: list, counters }, null, 2));
+        else {
+          console.log(list.length ? table(
+            ['INSTANCE', 'ADDRESS', 'HOST', 'PID', 'VERSION', 'STARTED', 'HEARTBEAT', 'SESSIONS', 'LEASE'],
+            list.map((i) => [i.id, i.address, i.host, i.pid, i.version, isoTime(i.started), age(i.heartbeat), i.sessions, i.alive ? 'held' : 'EXPIRED']),
+          ) : 'No instances registered.');
+          console.log(`\nCounters: ${Object.entries(counters).map(([k, v]) => `${k}=${v}`).join(' ')}`);
         }
         return 0;
       });

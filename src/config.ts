@@ -85,9 +85,19 @@ const schema = z
         retention: duration.default(30 * 86_400_000),
         historyMax: z.number().int().min(1).default(10_000),
         activityFlushInterval: duration.default(5_000),
+        /** During a Redis outage, let new users in anyway (their records are written later). */
+        allowLoginsWhenUnavailable: z.boolean().default(false),
       })
       .strict()
-      .default({ retention: 30 * 86_400_000, historyMax: 10_000, activityFlushInterval: 5_000 }),
+      .default({ retention: 30 * 86_400_000, historyMax: 10_000, activityFlushInterval: 5_000, allowLoginsWhenUnavailable: false }),
+    instance: z
+      .object({
+        heartbeatInterval: duration.default(5_000),
+        lease: duration.default(15_000),
+        reaperInterval: duration.default(2_000),
+      })
+      .strict()
+      .default({ heartbeatInterval: 5_000, lease: 15_000, reaperInterval: 2_000 }),
     session: sessionPolicy.default({}),
     users: z.record(
       z.string().regex(/^[a-z_][a-z0-9_.-]{0,63}$/i, 'user names are letters, digits, _ . -'),

@@ -16,6 +16,12 @@ import { RedisKeys } from './redis-keys.js';
 import { Registry } from './registry.js';
 import { checkNativeCrypto } from './native-check.js';
 import { Supervisor } from './supervisor.js';
+import { ControlPlane } from './control.js';
+import { Counters } from './counters.js';
+import { WardenError } from './errors.js';
+import { InstanceRegistry } from './instances.js';
+import { packageVersion } from './paths.js';
+import { Reaper } from './reaper.js';
 
 export interface Instance {
   id: string;
@@ -24,6 +30,9 @@ export interface Instance {
   registry: Registry;
   redis: Redis;
   keys: RedisKeys;
+  reaper: Reaper;
+  instances: InstanceRegistry;
+  counters: Counters;
   stop(reason?: 'shutdown'): Promise<void>;
 }
 
@@ -44,6 +53,21 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = lo
   let frontDoor!: FrontDoor;
   let address!: AddressInfo;
 
+  let workerRedis!: Redis;
+  let control!: ControlPlane;
+  let instances!: InstanceRegistry;
+  let counters!: Counters;
+  let reaper!: Reaper;
+  let heartbeatTimer: NodeJS.Timeout | undefined;
+  const startedAt = Date.now();
+  const beat = () =>
+    instances
+      .heartbeat(
+        { id, host: hostname(), pid: process.pid, version: packageVersion(), started: startedAt, sessions: supervisor.size, address: address ? `${address.address}:${address.port}` : '' },
+        cfg.instance.lease,
+      )
+      .catch((err: Error) => ilog.warn({ err: err.message }, 'heartbeat failed'));
+
   const stages: Stage[] = [
     { name: 'native-crypto', start: () => checkNativeCrypto(ilog) },
     {
@@ -55,22 +79,50 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = lo
     },
     {
       name: 'redis',
-      start: () => {
+      start: async () => {
         redis = connectRedis(cfg);
-        redis.on('error', (err: Error) => ilog.warn({ err: err.message }, 'redis error'));
+        workerRedis = connectRedis(cfg, { blocking: true });
+        for (const r of [redis, workerRedis]) r.on('error', (err: Error) => ilog.debug({ err: err.message }, 'redis error'));
+        await redis.ping().catch((err: Error) => {
+          throw new WardenError('REDIS_UNAVAILABLE', `${cfg.redis ?? 'embedded redis'}: ${err.message}`);
+        });
         registry = new Registry(redis, keys, { retentionMs: cfg.registry.retention, historyMax: cfg.registry.historyMax });
+        instances = new InstanceRegistry(redis, keys);
+        counters = new Counters(redis, keys);
+        // A restarted instance with a configured id owns nothing from its previous process.
+        if (cfg.instanceId) {
+          const stale = await registry.reapInstance(id, { force: true });
+          if (stale.length) ilog.warn({ sessions: stale.length }, 'finalised sessions left by this instance\'s previous process');
+        }
       },
       stop: async () => {
-        await redis.quit().catch(() => redis.disconnect());
+        // Last: every session of ours is final by now, so nobody reaps them as lost.
+        await instances.forget(id).catch(() => {});
+        await Promise.all([redis.quit().catch(() => redis.disconnect()), workerRedis.quit().catch(() => workerRedis.disconnect())]);
       },
     },
     {
       name: 'supervisor',
       start: () => {
-        supervisor = new Supervisor({ cfg, registry, hostKeys: new HostKeyStore(redis, keys), instanceId: id, log: ilog, audit }, ilog);
+        supervisor = new Supervisor(
+          {
+            cfg, registry, hostKeys: new HostKeyStore(redis, keys), instanceId: id, log: ilog, audit, counters,
+            scheduler: { schedule: (kind, sessionId, at) => control.schedule(kind, sessionId, at) },
+            registryAvailable: () => redis.status === 'ready',
+          },
+          ilog,
+        );
         supervisor.startActivityFlush(registry, cfg.registry.activityFlushInterval);
       },
       stop: () => supervisor.endAll({ reason: 'shutdown' }),
+    },
+    {
+      name: 'control',
+      start: async () => {
+        control = new ControlPlane({ instanceId: id, keys, connection: redis, workerConnection: workerRedis, supervisor, registry, counters, log: ilog });
+        await control.ready();
+      },
+      stop: () => control.close(),
     },
     {
       name: 'front-door',
@@ -81,6 +133,28 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = lo
       },
       stop: () => {
         void frontDoor.stopAccepting();
+      },
+    },
+    {
+      name: 'heartbeat',
+      start: async () => {
+        await beat();
+        heartbeatTimer = setInterval(() => void beat(), cfg.instance.heartbeatInterval);
+        heartbeatTimer.unref();
+        reaper = new Reaper(id, registry, instances, counters, ilog);
+        reaper.start(cfg.instance.reaperInterval);
+        // After a Redis restart or failover: write what waited, re-assert what is live.
+        redis.on('ready', () => {
+          void beat();
+          supervisor.reassert(registry).then(
+            (r) => ilog.info(r, 'redis reconnected: registry re-asserted'),
+            (err: Error) => ilog.warn({ err: err.message }, 're-assert failed'),
+          );
+        });
+      },
+      stop: () => {
+        clearInterval(heartbeatTimer);
+        reaper.stop();
       },
     },
   ];
@@ -115,5 +189,8 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = lo
     redis,
     keys,
     stop: () => (stopping ??= stopAll()),
+    reaper,
+    instances,
+    counters,
   };
 }

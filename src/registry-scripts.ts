@@ -3,6 +3,18 @@
  * record is never made live again, whatever order the writes arrive in.
  */
 
+/** Shared Lua: drop history entries past the retention, then the oldest beyond the bound. */
+const TRIM_HISTORY = `
+local function trimHistory(history, now, retention, max, sessionPrefix)
+  redis.call('ZREMRANGEBYSCORE', history, '-inf', '(' .. (now - retention))
+  local excess = redis.call('ZCARD', history) - max
+  if excess > 0 then
+    for _, id in ipairs(redis.call('ZRANGE', history, 0, excess - 1)) do redis.call('DEL', sessionPrefix .. id) end
+    redis.call('ZREMRANGEBYRANK', history, 0, excess - 1)
+  end
+end
+`;
+
 /**
  * openSession — create or refresh a live session record.
  * KEYS[1] session hash, KEYS[2] live set, KEYS[3] owner's session set
@@ -38,7 +50,7 @@ return 1
  * ARGV[5] session key prefix (same hash tag), ARGV[6..] field/value pairs (full record)
  * Returns 1 when finished now, 0 when it already was (a duplicate finish changes nothing).
  */
-export const FINISH_SESSION = `
+export const FINISH_SESSION = `${TRIM_HISTORY}
 if redis.call('HGET', KEYS[1], 'state') == 'finished' then return 0 end
 if #ARGV > 5 then redis.call('HSET', KEYS[1], unpack(ARGV, 6)) end
 redis.call('HSET', KEYS[1], 'state', 'finished', 'finish', ARGV[2])
@@ -46,13 +58,46 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('SREM', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
-local cutoff = tonumber(ARGV[2]) - tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. cutoff)
-local excess = redis.call('ZCARD', KEYS[4]) - tonumber(ARGV[4])
-if excess > 0 then
-  local old = redis.call('ZRANGE', KEYS[4], 0, excess - 1)
-  for _, id in ipairs(old) do redis.call('DEL', ARGV[5] .. id) end
-  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, excess - 1)
-end
+trimHistory(KEYS[4], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5])
 return 1
+`;
+
+/**
+ * reapInstance — finalise every live session of an instance whose lease is gone.
+ * KEYS[1] the instance's session set, KEYS[2] live set, KEYS[3] history zset, KEYS[4] its lease
+ * ARGV[1] now (ms), ARGV[2] retention (ms), ARGV[3] history max, ARGV[4] session key prefix,
+ * ARGV[5] reason, ARGV[6] "force" to reap even if the lease exists (a restarted instance
+ * clearing what its previous process left)
+ * Returns the ids finalised; nothing at all if the lease exists and force was not given, so
+ * an instance that heartbeats in the meantime is never reaped.
+ */
+export const REAP_INSTANCE = `${TRIM_HISTORY}
+if ARGV[6] ~= 'force' and redis.call('EXISTS', KEYS[4]) == 1 then return {} end
+local reaped = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = ARGV[4] .. id
+  local state = redis.call('HGET', key, 'state')
+  if state and state ~= 'finished' then
+    redis.call('HSET', key, 'state', 'finished', 'finish', ARGV[1], 'reason', ARGV[5])
+    redis.call('PEXPIRE', key, ARGV[2])
+    redis.call('ZADD', KEYS[3], ARGV[1], id)
+    reaped[#reaped + 1] = id
+  end
+  redis.call('SREM', KEYS[2], id)
+end
+redis.call('DEL', KEYS[1])
+trimHistory(KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4])
+return reaped
+`;
+
+/**
+ * acquireLock — take or renew a lock held by one owner (the fleet's single reaper).
+ * KEYS[1] lock key; ARGV[1] owner id, ARGV[2] ttl (ms)
+ * Returns 1 if ARGV[1] holds the lock now, 0 otherwise.
+ */
+export const ACQUIRE_LOCK = `
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0
 `;

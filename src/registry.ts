@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import type { EndReason, SessionState } from '../machines/session.types.js';
 import { WardenError } from './errors.js';
 import { normaliseIdPrefix } from './ids.js';
-import { FINISH_SESSION, OPEN_SESSION, UPDATE_SESSION } from './registry-scripts.js';
+import { ACQUIRE_LOCK, FINISH_SESSION, OPEN_SESSION, REAP_INSTANCE, UPDATE_SESSION } from './registry-scripts.js';
 import type { RedisKeys } from './redis-keys.js';
 
 export type SessionKind = 'pending' | 'shell' | 'exec' | 'sftp' | 'subsystem';
@@ -58,6 +58,8 @@ interface RegistryCommands {
   wardenOpen(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
   wardenUpdate(k1: string, ...argv: string[]): Promise<number>;
   wardenFinish(k1: string, k2: string, k3: string, k4: string, ...argv: string[]): Promise<number>;
+  wardenReap(k1: string, k2: string, k3: string, k4: string, ...argv: string[]): Promise<string[]>;
+  wardenLock(k1: string, owner: string, ttl: string): Promise<number>;
 }
 
 export function defineRegistryCommands(redis: Redis): Redis & RegistryCommands {
@@ -66,6 +68,8 @@ export function defineRegistryCommands(redis: Redis): Redis & RegistryCommands {
     redis.defineCommand('wardenOpen', { numberOfKeys: 3, lua: OPEN_SESSION });
     redis.defineCommand('wardenUpdate', { numberOfKeys: 1, lua: UPDATE_SESSION });
     redis.defineCommand('wardenFinish', { numberOfKeys: 4, lua: FINISH_SESSION });
+    redis.defineCommand('wardenReap', { numberOfKeys: 4, lua: REAP_INSTANCE });
+    redis.defineCommand('wardenLock', { numberOfKeys: 1, lua: ACQUIRE_LOCK });
   }
   return redis as Redis & RegistryCommands;
 }
@@ -76,7 +80,8 @@ export interface RegistryOptions {
 }
 
 export class Registry {
-  private readonly redis: Redis & RegistryCommands;
+  /** The connection this registry uses (CLIs share it with the control client). */
+  readonly redis: Redis & RegistryCommands;
 
   constructor(
     redis: Redis,
@@ -118,6 +123,32 @@ export class Registry {
       ...toArgs(fields),
     );
     return res === 1;
+  }
+
+  /**
+   * Finalise every live session of an instance whose lease expired (reason instance_lost).
+   * With `force`, also when the lease still exists: used by an instance clearing what its
+   * previous process (same configured id) left behind.
+   */
+  async reapInstance(instanceId: string, opts: { force?: boolean; now?: number } = {}): Promise<string[]> {
+    const k = this.keys;
+    return this.redis.wardenReap(
+      k.instanceSessions(instanceId),
+      k.live,
+      k.history,
+      k.lease(instanceId),
+      String(opts.now ?? Date.now()),
+      String(this.opts.retentionMs),
+      String(this.opts.historyMax),
+      k.sessionPrefix,
+      'instance_lost',
+      opts.force ? 'force' : '',
+    );
+  }
+
+  /** Take or renew a lock for `owner` (the fleet's one reaper). */
+  async acquireLock(key: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.wardenLock(key, owner, String(ttlMs))) === 1;
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {

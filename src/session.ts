@@ -9,7 +9,7 @@
 import type { AuthContext, Client, Connection, ServerChannel, Session as SshSession } from 'ssh2';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { sessionMachine, type ConnectInput } from '../machines/session.machine.js';
-import type { SessionEnd } from '../machines/session.types.js';
+import type { EndReason, SessionEnd, SessionEvent } from '../machines/session.types.js';
 import { ChannelRelay, type RelayHooks } from './channel-relay.js';
 import type { Config } from './config.js';
 import { endMessage } from './errors.js';
@@ -19,6 +19,8 @@ import { newSessionId } from './ids.js';
 import type { Logger } from './logger.js';
 import type { Registry, SessionRecord } from './registry.js';
 import { decide } from './session-auth.js';
+import { SessionTimers, type Scheduler } from './session-timers.js';
+import type { Counters } from './counters.js';
 import { socketOf } from './front-door.js';
 import { connectTarget } from './target-connector.js';
 import { LineReader, TargetMenu } from './target-menu.js';
@@ -26,11 +28,18 @@ import { printable } from './text.js';
 
 export interface SessionDeps {
   cfg: Config;
+  /** Where idle and max-duration checks are scheduled (the control queue). */
+  scheduler?: Scheduler;
+  counters?: Counters;
+  /** False while Redis is unreachable: new logins are then refused unless configured. */
+  registryAvailable(): boolean;
   registry: Registry;
   hostKeys: HostKeyStore;
   instanceId: string;
   log: Logger;
   audit: Logger;
+  /** Keep a final record that could not be written; it is written when Redis is back. */
+  persistLater(record: SessionRecord & { reason: EndReason }): void;
   /** Called once, when the session has ended; `persisted` settles when the record is final. */
   onFinished(session: Session, persisted: Promise<void>): void;
 }
@@ -55,10 +64,13 @@ export class Session {
   private idle = false;
   /** Set while the session is over but waiting for a channel to tell the user why. */
   private goodbye?: { message: string; timer: NodeJS.Timeout };
-  /** Activity in memory; the supervisor flushes it to Redis coarsely. */
-  lastInputAt: number;
-  lastOutputAt: number;
+  /** Activity in memory (as the grant's policy defines it); flushed to Redis coarsely. */
+  lastActivityAt: number;
   dirty = false;
+  readonly timers: SessionTimers;
+  /** Settles once the session has ended and its record is final (or could not be written). */
+  readonly finished: Promise<void>;
+  private resolveFinished!: () => void;
 
   constructor(
     private readonly client: Connection,
@@ -66,7 +78,8 @@ export class Session {
     private readonly deps: SessionDeps,
   ) {
     const now = Date.now();
-    this.lastInputAt = this.lastOutputAt = now;
+    this.lastActivityAt = now;
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
     this.log = deps.log.child({ session: this.id });
     this.record = {
       id: this.id, user: '', asset: '', account: '', remote, instance: deps.instanceId,
@@ -93,6 +106,11 @@ export class Session {
         },
       },
     );
+    this.timers = new SessionTimers(
+      { id: this.id, lastActivity: () => this.lastActivityAt, send: (e) => this.send(e) },
+      deps.scheduler,
+      (counter) => deps.counters?.add(counter),
+    );
     // An error inside the actor (a throwing action) must end this session, never the process.
     this.actor.subscribe({ error: (err) => this.finalise({ reason: 'error', detail: (err as Error).message ?? String(err) }) });
     this.wire();
@@ -105,7 +123,11 @@ export class Session {
 
   /** Deliver an END (kill, shutdown, idle timeout...) through the machine's one way out. */
   end(end: SessionEnd): void {
-    if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'END', ...end });
+    this.send({ type: 'END', ...end });
+  }
+
+  send(event: SessionEvent): void {
+    if (this.actor.getSnapshot().status === 'active') this.actor.send(event);
   }
 
   get state(): string {
@@ -167,6 +189,10 @@ export class Session {
     const { cfg, audit } = this.deps;
     this.record.user = user;
     this.deps.audit.info({ event: 'auth_success', session: this.id, user, method, remote: this.record.remote }, 'authenticated');
+    if (!this.deps.registryAvailable() && !cfg.registry.allowLoginsWhenUnavailable) {
+      this.actor.send({ type: 'AUTHENTICATED', user });
+      return this.end({ reason: 'unavailable' });
+    }
     const res = resolveTarget(permissionsFor(cfg, user), parseLoginName(rawLogin));
     if (res.kind === 'denied') {
       audit.info({ event: 'denied', session: this.id, user, login: printable(rawLogin), why: res.message }, 'target refused');
@@ -254,17 +280,20 @@ export class Session {
       else if (this.target) relay.attach(this.target);
     },
     onInput: (_relay, data) => {
-      this.lastInputAt = Date.now();
+      this.lastActivityAt = Date.now();
       this.record.bytesIn += data.length;
       this.dirty = true;
       if (this.idle) this.activity();
     },
     onOutput: (relay, data) => {
-      this.lastOutputAt = Date.now();
       this.record.bytesOut += data.length;
       this.dirty = true;
-      // Transfers (sftp) count as activity in both directions: a long download is not idle.
-      if (this.idle && (relay.kind === 'sftp' || this.permission?.policy.idleActivity === 'input+output')) this.activity();
+      // Transfers (sftp, scp) count as activity in both directions: a long download is not
+      // idle. Terminal output counts only when the policy says input+output.
+      if (relay.kind === 'sftp' || (relay.kind === 'exec' && !relay.pty) || this.permission?.policy.idleActivity === 'input+output') {
+        this.lastActivityAt = Date.now();
+        if (this.idle) this.activity();
+      }
     },
     onResize: () => {},
     onExit: (_relay, status) => {
@@ -295,6 +324,7 @@ export class Session {
 
   private recordState(state: SessionRecord['state']): void {
     this.record.state = state;
+    if (state === 'proxying' && this.permission) this.timers.arm(this.permission.policy);
     const { user, asset, account, kind } = this.record;
     void this.deps.registry.update(this.id, { state, user, asset, account, kind }).catch((err) => this.log.warn({ err: (err as Error).message }, 'registry update failed'));
   }
@@ -307,7 +337,7 @@ export class Session {
     this.idle = false;
     const { audit, registry } = this.deps;
     const rec = this.record;
-    Object.assign(rec, { reason: end.reason, detail: end.detail && printable(end.detail, 512), by: end.by, lastActivity: Math.max(this.lastInputAt, rec.lastActivity) });
+    Object.assign(rec, { reason: end.reason, detail: end.detail && printable(end.detail, 512), by: end.by, lastActivity: this.lastActivityAt });
     this.log.info({ reason: end.reason, user: rec.user, asset: rec.asset, bytesIn: rec.bytesIn, bytesOut: rec.bytesOut }, 'session ended');
     audit.info({ event: 'session_end', session: this.id, user: rec.user, asset: rec.asset, account: rec.account, reason: end.reason, by: end.by, detail: rec.detail }, 'session ended');
 
@@ -327,12 +357,17 @@ export class Session {
       for (const relay of this.relays) relay.end();
       this.disconnect();
     }
+    const final = { ...rec, reason: end.reason };
     const persisted = registry
-      .finish({ ...rec, reason: end.reason })
+      .finish(final)
       .then(
         () => {},
-        (err) => this.log.warn({ err: (err as Error).message }, 'registry finish failed'),
-      );
+        (err) => {
+          this.log.warn({ err: (err as Error).message }, 'registry finish failed; will retry when Redis is back');
+          this.deps.persistLater(final);
+        },
+      )
+      .finally(() => this.resolveFinished());
     this.deps.onFinished(this, persisted);
   }
 

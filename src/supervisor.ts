@@ -10,22 +10,26 @@
 import type { Connection } from 'ssh2';
 import type { SessionEnd } from '../machines/session.types.js';
 import type { Logger } from './logger.js';
-import type { Registry } from './registry.js';
+import type { EndReason } from '../machines/session.types.js';
+import type { Registry, SessionRecord } from './registry.js';
 import { Session, type SessionDeps } from './session.js';
 
 export class Supervisor {
   private readonly sessions = new Map<string, Session>();
+  /** Final records not yet written (Redis was away); written by `reassert`. */
+  private readonly unwritten = new Map<string, SessionRecord & { reason: EndReason }>();
   private readonly persisting = new Set<Promise<void>>();
   private flushTimer?: NodeJS.Timeout;
 
   constructor(
-    private readonly deps: Omit<SessionDeps, 'onFinished'>,
+    private readonly deps: Omit<SessionDeps, 'onFinished' | 'persistLater'>,
     private readonly log: Logger,
   ) {}
 
   spawn(client: Connection, remote: string): Session {
     const session = new Session(client, remote, {
       ...this.deps,
+      persistLater: (rec) => this.unwritten.set(rec.id, rec),
       onFinished: (s, persisted) => {
         this.sessions.delete(s.id);
         this.persisting.add(persisted);
@@ -56,12 +60,38 @@ export class Supervisor {
       if (changed.length === 0) return;
       for (const s of changed) {
         s.dirty = false;
-        s.record.lastActivity = s.lastInputAt;
+        s.record.lastActivity = s.lastActivityAt;
         const { lastActivity, bytesIn, bytesOut, kind, command } = s.record;
         void registry.update(s.id, { lastActivity, bytesIn, bytesOut, kind, command }).catch(() => (s.dirty = true));
       }
     }, everyMs);
     this.flushTimer.unref();
+  }
+
+  /**
+   * After Redis comes back (or lost data): write the final records that were waiting, and
+   * re-assert every live session. A session the registry already holds as finished (another
+   * instance reaped us while we could not reach Redis) is ended here too, so the registry
+   * and reality agree again.
+   */
+  async reassert(registry: Registry): Promise<{ reasserted: number; ended: number; written: number }> {
+    let written = 0;
+    for (const [id, rec] of [...this.unwritten]) {
+      await registry.finish(rec);
+      this.unwritten.delete(id);
+      written++;
+    }
+    let reasserted = 0;
+    let ended = 0;
+    for (const s of [...this.sessions.values()]) {
+      if (s.record.state === 'finished') continue;
+      if (await registry.open({ ...s.record, lastActivity: s.lastActivityAt })) reasserted++;
+      else {
+        ended++;
+        s.end({ reason: 'instance_lost', detail: 'this Warden instance lost its lease while Redis was unreachable' });
+      }
+    }
+    return { reasserted, ended, written };
   }
 
   /** End every session (shutdown) and wait, bounded, until their records are final. */

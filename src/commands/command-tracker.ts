@@ -13,8 +13,10 @@
  *  3. The submission resolves at the next line feed the target sends: an echoing line editor
  *     always answers Enter with a newline, and by then the echo of fast-typed keys has arrived
  *     too (reading at Enter would miss a line typed faster than the round trip). A submission
- *     whose keys were never echoed must find exactly what was typed on screen, or it is dropped:
- *     that is how a secret typed at `read -s` or `sudo` is never logged, not even partially.
+ *     with no echo at Enter counts only if it was typed faster than `noEchoAfterMs` (type-ahead,
+ *     not a person typing blind at a prompt) and the screen now starts with the text typed;
+ *     otherwise it is dropped. That is how a secret typed at `read -s` or `sudo` is never logged,
+ *     not even partially, even when the program prints it back on the prompt's row.
  *  4. The resolved command is held until the next key, until output arrives `holdMs` later, or
  *     until the alternate screen opens. In the last case the entry is tagged `fullscreen` and
  *     keys are ignored until the program leaves the alternate screen.
@@ -50,10 +52,16 @@ export interface CommandTrackerOptions {
   /** How long after resolving a command output may flow before we stop waiting for it to go
    *  full-screen (default 1000 ms). */
   holdMs?: number;
+  /** A line typed for longer than this with nothing echoed is no-echo input (default 1000 ms). */
+  noEchoAfterMs?: number;
+  /** Output not yet parsed beyond which further output is skipped (default 8 MiB). */
+  maxLagBytes?: number;
 }
 
 interface OpenLine {
   prefix: Prefix;
+  /** When the line's first key arrived. */
+  since: number;
   /** Plain text typed before the first edit key (bytes, capped): what an echo must show. */
   head: number[];
   headDone: boolean;
@@ -64,6 +72,8 @@ interface Submission {
   prefix: Prefix;
   at: number;
   echoed: boolean;
+  /** Typed for longer than noEchoAfterMs. */
+  slow: boolean;
   head: string;
   anyText: boolean;
   /** Last row of the line at Enter, relative to the prompt's row (multi-line pastes). */
@@ -80,17 +90,31 @@ export class CommandTracker {
   private readonly term: XTerm;
   private readonly now: () => number;
   private readonly holdMs: number;
+  private readonly noEchoAfterMs: number;
   private readonly keys = new KeyScanner();
   private open: OpenLine | null = null;
   private pending: Submission[] = [];
   private held: { entry: CommandEntry; resolvedAt: number } | null = null;
   /** The prompt of the last echoed line, to recognise it when a prefix was captured off it. */
   private lastPrompt: PromptShape | undefined;
+  // Bytes written to xterm but not parsed yet, and the sizes of those writes in order. xterm
+  // parses far slower than the relay moves bulk output (tens of MB/s); past maxLagBytes we skip
+  // output instead of queueing it, which bounds memory. The screen is then wrong until the
+  // program redraws, but skipping output can only lose commands, never reveal unechoed input.
+  private readonly maxLag: number;
+  private lag = 0;
+  private sizes: number[] = [];
+  private sizesHead = 0;
+  private skipped = 0;
+  /** Unsettled flush() promises: dispose() settles them, xterm may never run their callbacks. */
+  private readonly waiters = new Set<() => void>();
   private disposed = false;
 
   constructor(private readonly opts: CommandTrackerOptions) {
     this.now = opts.now ?? Date.now;
     this.holdMs = opts.holdMs ?? 1000;
+    this.noEchoAfterMs = opts.noEchoAfterMs ?? 1000;
+    this.maxLag = opts.maxLagBytes ?? 8 * 1024 * 1024;
     // Small scrollback: we only ever look at the rows of the line being submitted.
     this.term = new Terminal({ cols: opts.cols, rows: opts.rows, scrollback: 200, allowProposedApi: true });
     this.term.onLineFeed(() => this.onLineFeed());
@@ -100,13 +124,28 @@ export class CommandTracker {
 
   output(data: Buffer): void {
     if (this.disposed) return;
-    try {
-      this.term.write(data);
-    } catch {
-      // xterm refuses writes beyond a 50 MB backlog. Dropping output only desynchronises the
-      // screen until the next redraw, which is better than buffering without bound.
+    if (this.lag + data.length > this.maxLag) {
+      this.skipped += data.length;
+      return;
     }
+    this.lag += data.length;
+    this.sizes.push(data.length);
+    this.term.write(data, this.parsed);
   }
+
+  /** Output bytes skipped because the emulator lagged too far behind. */
+  get skippedBytes(): number {
+    return this.skipped;
+  }
+
+  // One shared callback (no allocation per chunk): xterm runs callbacks in write order.
+  private readonly parsed = (): void => {
+    this.lag -= this.sizes[this.sizesHead++]!;
+    if (this.sizesHead > 1024 && this.sizesHead * 2 > this.sizes.length) {
+      this.sizes = this.sizes.slice(this.sizesHead);
+      this.sizesHead = 0;
+    }
+  };
 
   input(data: Buffer): void {
     if (this.disposed) return;
@@ -130,7 +169,14 @@ export class CommandTracker {
   /** Resolves once everything received so far has been parsed and handled. */
   flush(): Promise<void> {
     if (this.disposed) return Promise.resolve();
-    return new Promise((resolve) => this.afterOutput(resolve));
+    return new Promise((resolve) => {
+      const done = () => {
+        this.waiters.delete(done);
+        resolve();
+      };
+      this.waiters.add(done);
+      this.afterOutput(done);
+    });
   }
 
   /** Emits a command still held for the full-screen check, drops unresolved lines (they may be
@@ -142,14 +188,11 @@ export class CommandTracker {
     this.dropPending(this.pending.length);
     this.disposed = true;
     this.term.dispose();
+    for (const done of [...this.waiters]) done();
   }
 
   private afterOutput(fn: () => void): void {
-    try {
-      this.term.write(EMPTY, fn);
-    } catch {
-      fn(); // backlog overflow (see output()): out of order beats lost
-    }
+    this.term.write(EMPTY, fn);
   }
 
   private get inFullscreen(): boolean {
@@ -164,7 +207,7 @@ export class CommandTracker {
       this.cancelOpen();
       return;
     }
-    const line = this.open ?? this.openLine();
+    const line = this.open ?? this.openLine(at);
     if (!line) return;
     if (kind === 'enter') this.submit(line, at);
     else if (kind === 'text') {
@@ -173,11 +216,11 @@ export class CommandTracker {
     } else if (kind === 'edit') line.headDone = true;
   }
 
-  private openLine(): OpenLine | null {
+  private openLine(since: number): OpenLine | null {
     const buf = this.term.buffer.normal;
     const marker = this.term.registerMarker(0); // on the active (normal) buffer: see onKey
     if (!marker) return null;
-    this.open = { prefix: capturePrefix(buf, marker), head: [], headDone: false, anyText: false };
+    this.open = { prefix: capturePrefix(buf, marker), since, head: [], headDone: false, anyText: false };
     return this.open;
   }
 
@@ -189,6 +232,7 @@ export class CommandTracker {
       at,
       echoed: readCommand(buf, line.prefix, end, this.lastPrompt) !== '',
       head: line.anyText ? Buffer.from(line.head).toString('utf8') : '',
+      slow: at - line.since > this.noEchoAfterMs,
       anyText: line.anyText,
       endOffset: end - line.prefix.marker.line,
     });
@@ -216,10 +260,10 @@ export class CommandTracker {
     }
   }
 
-  /** An unechoed submission counts only if the screen now starts with the plain text typed. */
+  /** Whether an unechoed submission was type-ahead whose echo came late (see step 3). */
   private looksEchoed(s: Submission, command: string): boolean {
     if (!s.anyText) return true; // only edit keys (history recall): nothing secret was typed
-    return s.head !== '' && command.startsWith(s.head.trim());
+    return !s.slow && s.head !== '' && command.startsWith(s.head.trim());
   }
 
   private hold(entry: CommandEntry): void {

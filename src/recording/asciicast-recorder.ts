@@ -7,15 +7,20 @@
  * than maxBufferedBytes are waiting, turns the batch into asciicast lines and appends them with ONE
  * async write, then appends the batch's hash-chain entry (see hash-chain.ts).
  *
- * Crash safety: a flush writes whole lines only, so the .cast is always a playable prefix. Memory
- * is bounded: if the disk stalls and more than `hardLimitBytes` pile up, further chunks are dropped,
- * counted, and an asciicast marker event ("m") records the gap.
+ * Crash safety: a flush writes whole lines only, so the .cast is always a playable prefix.
+ *
+ * Memory is bounded. Output can arrive faster than it can be encoded and written (a user running
+ * `cat` on a large file); dropping it would let a user open an unrecorded gap on purpose. So the
+ * recorder exposes backpressure: `backlogged` turns true above `pauseAboveBytes`, and `drained()`
+ * resolves once the backlog is back under maxBufferedBytes; the relay should pause the target
+ * channel in between. Only if that is ignored and `hardLimitBytes` is reached are chunks dropped,
+ * counted, and the gap marked in the recording with an asciicast marker event ("m").
  *
  * Buffers are kept by reference until the next flush: callers must not reuse them (ssh2 allocates
  * a fresh buffer per packet, so passing its `data` events straight through is fine).
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { StringDecoder } from 'node:string_decoder';
+import { AsciicastEncoder, IN, MARK, OUT, RESIZE, toBuffer } from './asciicast-encoder.js';
 import { chainFileOf, formatEntry, GENESIS, nextLink, sha256Hex } from './hash-chain.js';
 
 export interface RecorderOptions {
@@ -30,7 +35,9 @@ export interface RecorderOptions {
   flushIntervalMs?: number;
   /** Flush early above this many buffered bytes (default 256 KiB). */
   maxBufferedBytes?: number;
-  /** Drop chunks while more than this is buffered (disk stalled); default 16 × maxBufferedBytes. */
+  /** `backlogged` above this many buffered + in-flight bytes; default 4 × maxBufferedBytes. */
+  pauseAboveBytes?: number;
+  /** Drop chunks beyond this backlog (backpressure ignored); default 64 × maxBufferedBytes. */
   hardLimitBytes?: number;
   /** Chunks of one kind arriving within this many ms of the first become one event (default 5). */
   coalesceMs?: number;
@@ -53,17 +60,12 @@ export interface RecordingSummary {
   droppedBytes: number;
 }
 
-const OUT = 0;
-const IN = 1;
-const RESIZE = 2;
-const MARK = 3;
-const CODES = ['o', 'i', 'r', 'm'] as const;
-
 export class AsciicastRecorder {
   private readonly now: () => number;
   private readonly maxBuffered: number;
+  private readonly pauseAbove: number;
   private readonly hardLimit: number;
-  private readonly coalesceMs: number;
+  private readonly encoder: AsciicastEncoder;
   private readonly startMs: number;
   private readonly chainFile: string;
   // The batch: three parallel arrays so the hot path allocates nothing but array growth.
@@ -71,9 +73,11 @@ export class AsciicastRecorder {
   private times: number[] = [];
   private kinds: number[] = [];
   private buffered = 0;
+  /** Bytes of the batch being encoded and written. */
+  private inFlight = 0;
+  private drainWaiters: Array<() => void> = [];
   private dropped = 0;
   private droppedSinceFlush = 0;
-  private readonly decoders = [new StringDecoder('utf8'), new StringDecoder('utf8')];
   private cast: FileHandle | undefined;
   private chain: FileHandle | undefined;
   private bytes = 0;
@@ -90,9 +94,10 @@ export class AsciicastRecorder {
   constructor(private readonly o: RecorderOptions) {
     this.now = o.now ?? Date.now;
     this.maxBuffered = o.maxBufferedBytes ?? 256 * 1024;
-    this.hardLimit = o.hardLimitBytes ?? 16 * this.maxBuffered;
-    this.coalesceMs = o.coalesceMs ?? 5;
+    this.pauseAbove = o.pauseAboveBytes ?? 4 * this.maxBuffered;
+    this.hardLimit = o.hardLimitBytes ?? 64 * this.maxBuffered;
     this.startMs = this.now();
+    this.encoder = new AsciicastEncoder(this.startMs, o.coalesceMs ?? 5);
     this.chainFile = chainFileOf(o.file);
     this.tail = this.start().catch((err: unknown) => this.fail(err));
     this.timer = setInterval(() => void this.flush(), o.flushIntervalMs ?? 1000);
@@ -109,6 +114,17 @@ export class AsciicastRecorder {
 
   resize(cols: number, rows: number): void {
     this.push(RESIZE, `${cols}x${rows}`, 0);
+  }
+
+  /** The caller should stop reading the target until drained() resolves. */
+  get backlogged(): boolean {
+    return this.buffered + this.inFlight >= this.pauseAbove;
+  }
+
+  /** Resolves when the backlog is at most maxBufferedBytes (or the recorder closed or failed). */
+  drained(): Promise<void> {
+    if (this.isDrained()) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   /** Writes what is buffered now. Never rejects: failures go to onError and close(). */
@@ -128,6 +144,7 @@ export class AsciicastRecorder {
       clearInterval(this.timer);
       this.tail = this.tail.then(() => this.writeBatch(true).catch((err: unknown) => this.fail(err)));
       this.tail = this.tail.then(() => this.closeFiles());
+      this.tail = this.tail.then(() => this.wakeDrainWaiters());
     }
     await this.tail;
     if (this.error) throw this.error;
@@ -144,7 +161,7 @@ export class AsciicastRecorder {
 
   private push(kind: number, item: Buffer | string, size: number): void {
     if (this.closed || this.error) return;
-    if (this.buffered + size > this.hardLimit) {
+    if (this.buffered + this.inFlight + size > this.hardLimit) {
       this.dropped += size;
       this.droppedSinceFlush += size;
       return;
@@ -167,73 +184,40 @@ export class AsciicastRecorder {
     // 'wx': never overwrite an existing recording.
     this.cast = await open(this.o.file, 'wx');
     this.chain = await open(this.chainFile, 'wx');
-    const header: Record<string, unknown> = {
-      version: 2,
-      width: this.o.width,
-      height: this.o.height,
-      timestamp: Math.floor(this.startMs / 1000),
-      title: this.o.title,
-      env: { TERM: this.o.term ?? 'xterm' },
-    };
-    if (this.o.command !== undefined) header.command = this.o.command;
-    await this.append(JSON.stringify(header) + '\n');
+    await this.append([this.encoder.header(this.o)]);
   }
 
   private async writeBatch(final: boolean): Promise<void> {
+    try {
+      await this.writeBatchInner(final);
+    } finally {
+      this.inFlight = 0;
+      this.wakeDrainWaiters();
+    }
+  }
+
+  private async writeBatchInner(final: boolean): Promise<void> {
     if (this.error || !this.cast) return;
     const { data, times, kinds } = this;
     this.data = [];
     this.times = [];
     this.kinds = [];
+    this.inFlight = this.buffered;
     this.buffered = 0;
-    let text = this.encode(data, times, kinds);
+    const lines: string[] = [];
+    this.encoder.encode(data, times, kinds, lines);
     const last = times.length > 0 ? times[times.length - 1]! : this.now();
     if (this.droppedSinceFlush > 0) {
-      text += this.line(last, MARK, `warden: ${this.droppedSinceFlush} bytes not recorded (disk too slow)`);
+      lines.push(this.encoder.line(last, MARK, `warden: ${this.droppedSinceFlush} bytes not recorded (recorder overloaded)`));
       this.droppedSinceFlush = 0;
     }
-    if (final) {
-      // Bytes of an unfinished UTF-8 sequence at the very end: flush them (as U+FFFD).
-      for (const kind of [OUT, IN]) {
-        const rest = this.decoders[kind]!.end();
-        if (rest) text += this.line(last, kind, rest);
-      }
-    }
-    if (text) await this.append(text);
-  }
-
-  /** Turns a batch into asciicast lines, merging same-kind chunks that arrived close together. */
-  private encode(data: Array<Buffer | string>, times: number[], kinds: number[]): string {
-    let text = '';
-    for (let i = 0; i < data.length; ) {
-      const kind = kinds[i]!;
-      const t = times[i]!;
-      if (kind === RESIZE) {
-        text += this.line(t, kind, data[i] as string);
-        i++;
-        continue;
-      }
-      const decoder = this.decoders[kind]!; // one per stream: a split character continues there
-      let s = decoder.write(data[i] as Buffer);
-      let j = i + 1;
-      while (j < data.length && kinds[j] === kind && times[j]! - t <= this.coalesceMs) {
-        s += decoder.write(data[j] as Buffer);
-        j++;
-      }
-      if (s) text += this.line(t, kind, s);
-      i = j;
-    }
-    return text;
-  }
-
-  private line(t: number, kind: number, s: string): string {
-    const seconds = Math.max(0, Math.round((t - this.startMs) * 1000) / 1e6);
-    return JSON.stringify([seconds, CODES[kind], s]) + '\n';
+    if (final) this.encoder.end(last, lines);
+    if (lines.length > 0) await this.append(lines);
   }
 
   /** Appends one chunk to the .cast, then its link to the .chain. */
-  private async append(text: string): Promise<void> {
-    const chunk = Buffer.from(text, 'utf8');
+  private async append(lines: string[]): Promise<void> {
+    const chunk = toBuffer(lines);
     await writeAll(this.cast!, chunk);
     const sha = sha256Hex(chunk);
     this.head = nextLink(this.head, sha);
@@ -248,6 +232,17 @@ export class AsciicastRecorder {
     for (const h of handles) await h?.close().catch((err: unknown) => this.fail(err));
   }
 
+  private isDrained(): boolean {
+    return this.closed || this.error !== undefined || this.buffered + this.inFlight <= this.maxBuffered;
+  }
+
+  private wakeDrainWaiters(): void {
+    if (this.drainWaiters.length === 0 || !this.isDrained()) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
   private fail(err: unknown): void {
     if (this.error) return;
     this.error = err instanceof Error ? err : new Error(String(err));
@@ -255,6 +250,7 @@ export class AsciicastRecorder {
     this.times = [];
     this.kinds = [];
     this.buffered = 0;
+    this.wakeDrainWaiters();
     this.o.onError?.(this.error);
   }
 }

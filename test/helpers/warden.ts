@@ -38,6 +38,11 @@ export interface WardenOptions {
   /** A port nothing listens on, for the "target down" asset. */
   deadPort?: number;
   prefix?: string;
+  /** YAML lines appended to the grants list (each starting with "  - "). */
+  extraGrants?: string;
+  /** Fixed listen port (default: any free port, for in-process use). */
+  port?: number;
+  instanceId?: string;
 }
 
 let cachedHash: string | undefined;
@@ -50,7 +55,7 @@ export async function writeWardenConfig(dir: string, opts: WardenOptions): Promi
   const { sshd } = opts;
   const grantExtra = opts.grantExtra ? `, ${opts.grantExtra}` : '';
   const yaml = `
-listen: 127.0.0.1:0
+listen: 127.0.0.1:${opts.port ?? 0}
 hostKeyFile: ./host_ed25519
 dataDir: ./data
 redis: ${opts.redisUrl}
@@ -71,6 +76,7 @@ assets:
   evil: { host: 127.0.0.1, port: ${sshd.port}, hostKey: "${sshd.otherHostKeyLine}" }
   down: { host: 127.0.0.1, port: ${opts.deadPort ?? 1}, hostKey: "${sshd.hostKeyLine}" }
   secret: { host: 127.0.0.1, port: ${sshd.port}, hostKey: "${sshd.hostKeyLine}" }
+  idle1: { host: 127.0.0.1, port: ${sshd.port}, hostKey: "${sshd.hostKeyLine}" }
 accounts:
   target: { username: ${sshd.user}, privateKeyFile: ${sshd.clientKeyPath} }
   other: { username: ${sshd.user}, privateKeyFile: ${sshd.clientKeyPath} }
@@ -78,6 +84,8 @@ grants:
   - { users: [alice], assets: [web1, web2, tofu1, evil, down], accounts: [target]${grantExtra} }
   - { users: [alice], assets: [web2], accounts: [other] }
   - { users: [bob], assets: [web1], accounts: [target] }
+${opts.extraGrants ?? ''}
+${opts.instanceId ? `instanceId: ${opts.instanceId}` : ''}
 ${opts.extraYaml ?? ''}
 `;
   const configFile = path.join(dir, 'warden.yaml');

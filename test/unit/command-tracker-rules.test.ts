@@ -143,3 +143,27 @@ describe('KeyScanner', () => {
     expect(scan('ab\x03')).toEqual([['text', 'a'], ['text', 'b'], ['interrupt', '\x03']]);
   });
 });
+
+describe('CommandTracker under bulk output', () => {
+  it('skips output while the emulator lags more than maxLagBytes behind', async () => {
+    const tracker = new CommandTracker({ cols: 80, rows: 24, maxLagBytes: 10, onCommand: () => {} });
+    tracker.output(Buffer.from('12345678'));
+    tracker.output(Buffer.from('abcdefgh')); // 16 > 10 queued: skipped
+    tracker.output(Buffer.from('ABCDEFGH'));
+    expect(tracker.skippedBytes).toBe(16);
+    await tracker.flush();
+    tracker.output(Buffer.from('caught up'));
+    expect(tracker.skippedBytes).toBe(16);
+    tracker.dispose();
+  });
+});
+
+describe('CommandTracker flush', () => {
+  it('settles a pending flush() when disposed before the emulator caught up', async () => {
+    const t = setup();
+    t.out('x'.repeat(100_000));
+    const flushed = t.tracker.flush();
+    t.tracker.dispose();
+    await expect(flushed).resolves.toBeUndefined();
+  });
+});

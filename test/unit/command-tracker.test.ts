@@ -70,6 +70,7 @@ const EXPECTED: Record<string, Array<string | { command: string; fullscreen: tru
   ],
   password: ["read -s -p 'Password: ' pw; echo; echo got ${#pw}", "read -s -p 'PIN: ' pin", 'echo done'],
   'secret-shown': ['read -s -p \'Secret: \' s; echo "[$s]"', 'echo ok'],
+  'secret-echoed': ['read -s -p \'Token: \' tok; echo "$tok"', 'echo ok'],
   'long-line': [`echo ${'abcdefghij'.repeat(9)} end`],
   fast: ['echo fast', 'echo typed ahead'],
   'type-ahead': ['sleep 1', 'echo next'],
@@ -95,14 +96,15 @@ describe('CommandTracker on recorded bash sessions', () => {
   });
 
   it('never logs a secret typed at a no-echo prompt, even when a program prints it', async () => {
-    for (const name of ['password', 'secret-shown']) {
+    for (const name of ['password', 'secret-shown', 'secret-echoed']) {
       for (const mode of ['step', 'burst', 'lag'] as const) {
         const logged = JSON.stringify(await commands(name, mode));
         expect(logged).not.toMatch(/hunter2|4242/);
       }
     }
-    // The secret really is on the screen in secret-shown: the check above is not vacuous.
+    // The secret really is on the screen in two of them: the check above is not vacuous.
     expect(load('secret-shown').events.some(([dir, , text]) => dir === 'o' && text.includes('[hunter2]'))).toBe(true);
+    expect(load('secret-echoed').events.some(([dir, , text]) => dir === 'o' && text.startsWith('hunter2'))).toBe(true);
   });
 
   it('currentLine() shows the edited line without prompt before Enter', async () => {

@@ -173,6 +173,21 @@ describe('AsciicastRecorder', () => {
     await rec.close();
   });
 
+  it('signals backpressure above pauseAboveBytes and drains without losing data', async () => {
+    const { rec, file } = recorder({ maxBufferedBytes: 100, pauseAboveBytes: 400 });
+    for (let i = 0; i < 3; i++) rec.output(Buffer.alloc(100, 0x61 + i));
+    expect(rec.backlogged).toBe(false);
+    rec.output(Buffer.alloc(100, 0x64));
+    expect(rec.backlogged).toBe(true);
+    await rec.drained();
+    expect(rec.backlogged).toBe(false);
+    await rec.drained(); // already drained: resolves at once
+    const summary = await rec.close();
+    expect(summary.droppedBytes).toBe(0);
+    const text = (await lines(file)).slice(1).map((e) => (e as [number, string, string])[2]).join('');
+    expect(text).toBe('a'.repeat(100) + 'b'.repeat(100) + 'c'.repeat(100) + 'd'.repeat(100));
+  });
+
   it('drops chunks beyond the hard limit and marks the gap in the recording', async () => {
     const { rec, file } = recorder({ maxBufferedBytes: 1 << 20, hardLimitBytes: 10 });
     rec.output(Buffer.from('12345678'));
@@ -181,7 +196,7 @@ describe('AsciicastRecorder', () => {
     expect(summary.droppedBytes).toBe(6);
     expect((await lines(file)).slice(1)).toEqual([
       [0, 'o', '12345678'],
-      [0, 'm', 'warden: 6 bytes not recorded (disk too slow)'],
+      [0, 'm', 'warden: 6 bytes not recorded (recorder overloaded)'],
     ]);
   });
 

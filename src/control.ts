@@ -1,0 +1,117 @@
+/**
+ * This instance's control queue (BullMQ `ctl-<instance>`): admin kills and the delayed idle
+ * and max-duration checks of the sessions it owns. The worker turns each job into an event
+ * for the session actor and returns what happened, so an admin gets an acknowledgement.
+ *
+ * Handlers are idempotent: BullMQ may run a stalled job twice, and a kill of a session that
+ * is already gone reports so instead of failing.
+ */
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Counters } from './counters.js';
+import type { Logger } from './logger.js';
+import type { RedisKeys } from './redis-keys.js';
+import type { Registry } from './registry.js';
+import type { Supervisor } from './supervisor.js';
+
+export type ControlJob =
+  | { kind: 'kill'; sessionId: string; by: string; reason?: string }
+  | { kind: 'idle'; sessionId: string }
+  | { kind: 'duration'; sessionId: string };
+
+export interface KillResult {
+  outcome: 'killed' | 'already_finished' | 'not_found';
+  sessionId: string;
+  instance: string;
+  /** Time from the job reaching the owner to the record being final. */
+  ms: number;
+  /** For already_finished: how it ended. */
+  reason?: string;
+}
+
+const JOB_RETENTION = { age: 3600, count: 1000 };
+
+/** BullMQ job ids may not contain ':'; ours are `<kind>-<session id>[-<n>]`. */
+export function killJobId(sessionId: string): string {
+  return `kill-${sessionId}`;
+}
+
+export class ControlPlane {
+  readonly queue: Queue;
+  private readonly worker: Worker;
+  private seq = 0;
+
+  constructor(
+    private readonly opts: {
+      instanceId: string;
+      keys: RedisKeys;
+      connection: Redis;
+      workerConnection: Redis;
+      supervisor: Supervisor;
+      registry: Registry;
+      counters: Counters;
+      log: Logger;
+    },
+  ) {
+    const name = opts.keys.controlQueue(opts.instanceId);
+    this.queue = new Queue(name, { connection: opts.connection, prefix: opts.keys.bullPrefix });
+    this.queue.on('error', (err: Error) => opts.log.warn({ err: err.message }, 'control queue error'));
+    this.worker = new Worker(name, (job: Job<ControlJob>) => this.handle(job.data), {
+      connection: opts.workerConnection,
+      prefix: opts.keys.bullPrefix,
+      concurrency: 64,
+      autorun: true,
+    });
+    this.worker.on('error', (err: Error) => opts.log.warn({ err: err.message }, 'control worker error'));
+    this.worker.on('failed', (job, err) => opts.log.warn({ job: job?.id, err: err.message }, 'control job failed'));
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all([this.queue.waitUntilReady(), this.worker.waitUntilReady()]);
+  }
+
+  /** Schedule a check of one of our sessions at `at` (ms since epoch). */
+  schedule(kind: 'idle' | 'duration', sessionId: string, at: number): void {
+    const delay = Math.max(0, at - Date.now());
+    this.queue
+      .add(kind, { kind, sessionId }, { delay, jobId: `${kind}-${sessionId}-${++this.seq}`, removeOnComplete: true, removeOnFail: JOB_RETENTION })
+      .catch((err: Error) => this.opts.log.warn({ session: sessionId, err: err.message }, `cannot schedule ${kind} check`));
+  }
+
+  private async handle(job: ControlJob): Promise<KillResult | void> {
+    const { supervisor } = this.opts;
+    const session = supervisor.get(job.sessionId);
+    if (job.kind === 'idle') return session?.timers.idleCheck(Date.now());
+    if (job.kind === 'duration') return session?.timers.durationCheck(Date.now());
+    return this.kill(job);
+  }
+
+  private async kill(job: Extract<ControlJob, { kind: 'kill' }>): Promise<KillResult> {
+    const started = performance.now();
+    const { supervisor, registry, instanceId, counters, log } = this.opts;
+    const result = (outcome: KillResult['outcome'], reason?: string): KillResult => ({
+      outcome, sessionId: job.sessionId, instance: instanceId, ms: Math.round((performance.now() - started) * 100) / 100, reason,
+    });
+    const session = supervisor.get(job.sessionId);
+    if (session) {
+      session.end({ reason: 'admin_kill', by: job.by, detail: job.reason });
+      await session.finished;
+      counters.add('kills');
+      log.info({ session: job.sessionId, by: job.by }, 'session killed by admin');
+      return result('killed');
+    }
+    const rec = await registry.get(job.sessionId);
+    if (rec?.state === 'finished') return result('already_finished', rec.reason);
+    if (rec && rec.instance === instanceId) {
+      // Live in Redis but not in this process: a ghost. Make the registry true again.
+      await registry.finish({ ...rec, reason: 'error', detail: 'not running on its instance (found by kill)' });
+      return result('already_finished', 'error');
+    }
+    return result('not_found');
+  }
+
+  async close(): Promise<void> {
+    await this.worker.close().catch(() => {});
+    await this.queue.close().catch(() => {});
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * A session's idle and max-duration clocks. They live in the control queue as delayed jobs
+ * (see control.ts); each check asks the pure rules in idle-policy.ts what to do and when to
+ * look again. Keystrokes only move `lastActivity` in memory.
+ */
+import type { SessionEvent } from '../machines/session.types.js';
+import { formatDuration } from './duration.js';
+import type { SessionPolicy } from './grants.js';
+import { decideDuration, decideIdle } from './idle-policy.js';
+
+export interface Scheduler {
+  schedule(kind: 'idle' | 'duration', sessionId: string, at: number): void;
+}
+
+export interface TimedSession {
+  readonly id: string;
+  lastActivity(): number;
+  send(event: SessionEvent): void;
+}
+
+export class SessionTimers {
+  private started = 0;
+  private durationWarned = false;
+  private policy?: SessionPolicy;
+
+  constructor(
+    private readonly session: TimedSession,
+    private readonly scheduler: Scheduler | undefined,
+    private readonly onWarn: (kind: 'idle_warnings' | 'idle_timeouts' | 'max_duration') => void,
+  ) {}
+
+  /** Start both clocks (once the session has a target and so a policy). */
+  arm(policy: SessionPolicy, now = Date.now()): void {
+    if (this.policy || !this.scheduler) return;
+    this.policy = policy;
+    this.started = now;
+    this.idleCheck(now);
+    if (policy.maxDurationMs) this.durationCheck(now);
+  }
+
+  idleCheck(now: number): void {
+    const p = this.policy;
+    if (!p) return;
+    const d = decideIdle(now, this.session.lastActivity(), { idleTimeoutMs: p.idleTimeoutMs, idleWarningMs: p.idleWarningMs });
+    if (d.kind === 'timeout') {
+      this.onWarn('idle_timeouts');
+      return this.session.send({ type: 'END', reason: 'idle_timeout', detail: formatDuration(p.idleTimeoutMs) });
+    }
+    if (d.kind === 'warn') {
+      this.onWarn('idle_warnings');
+      this.session.send({ type: 'IDLE_WARNING', idleMs: d.idleMs, remainingMs: d.remainingMs });
+    }
+    this.scheduler!.schedule('idle', this.session.id, d.at);
+  }
+
+  durationCheck(now: number): void {
+    const p = this.policy;
+    if (!p?.maxDurationMs) return;
+    const d = decideDuration(now, this.started, { maxDurationMs: p.maxDurationMs, warningMs: p.maxDurationWarningMs }, this.durationWarned);
+    if (d.kind === 'end') {
+      this.onWarn('max_duration');
+      return this.session.send({ type: 'END', reason: 'max_duration', detail: formatDuration(p.maxDurationMs) });
+    }
+    if (d.kind === 'warn') {
+      this.durationWarned = true;
+      this.session.send({ type: 'DURATION_WARNING', remainingMs: d.remainingMs });
+    }
+    this.scheduler!.schedule('duration', this.session.id, d.at);
+  }
+}
