@@ -33,6 +33,8 @@ const PROGRAMS = {
 
 export const PURPOSES = {
   start: ['redis-server', 'ssh-keygen'],
+  // The demo of the README: Warden plus a local sshd as its target, and a client to try it.
+  quickstart: ['redis-server', 'ssh-keygen', '/usr/sbin/sshd', 'ssh'],
   test: Object.keys(PROGRAMS),
 };
 

@@ -180,10 +180,25 @@ function checkReferences(cfg: RawConfig): string[] {
   return problems;
 }
 
+/**
+ * `${NAME}` and `${NAME:-default}` are replaced from the environment before parsing, so
+ * secrets and per-host values can stay out of the file. An unset variable without a default
+ * is an error naming it and its line.
+ */
+export function expandEnv(text: string, env: NodeJS.ProcessEnv = process.env): string {
+  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (match, name: string, fallback: string | undefined, offset: number) => {
+    const value = env[name];
+    if (value !== undefined && value !== '') return value;
+    if (fallback !== undefined) return fallback;
+    const line = text.slice(0, offset).split('\n').length;
+    throw new WardenError('CONFIG_INVALID', `line ${line}: environment variable ${name} is not set (write \${${name}:-default} for a default)`);
+  });
+}
+
 export function parseConfig(text: string, file: string): Config {
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = parseYaml(expandEnv(text));
   } catch (err) {
     throw new WardenError('CONFIG_INVALID', `${file}: YAML syntax: ${(err as Error).message}`);
   }

@@ -79,3 +79,12 @@ describe('config', () => {
     expect(errorOf(text)).toMatch(/grants\[0\]\.commands/);
   });
 });
+
+describe('environment in config', () => {
+  it('expands ${NAME} and ${NAME:-default}, and names an unset variable', async () => {
+    const { expandEnv } = await import('../../src/config.js');
+    expect(expandEnv('user: ${WHO}\nport: ${PORT:-22}', { WHO: 'deploy' })).toBe('user: deploy\nport: 22');
+    expect(() => expandEnv('a: 1\nb: ${MISSING}', {})).toThrow(/line 2: environment variable MISSING is not set/);
+    expect(expandEnv('password: "$scrypt$N=1"', {})).toBe('password: "$scrypt$N=1"');
+  });
+});
