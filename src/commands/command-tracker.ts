@@ -29,6 +29,7 @@
 import xterm from '@xterm/headless';
 import type { IBuffer, Terminal as XTerm } from '@xterm/headless';
 import { KeyScanner, type KeyKind } from './key-scanner.js';
+import { WriteLag } from './write-lag.js';
 import { capturePrefix, cursorRow, logicalEnd, promptStillShown, readCommand, type Prefix, type PromptShape } from './screen-text.js';
 
 // The package is CommonJS; ESM sees its exports only through the default import.
@@ -97,15 +98,7 @@ export class CommandTracker {
   private held: { entry: CommandEntry; resolvedAt: number } | null = null;
   /** The prompt of the last echoed line, to recognise it when a prefix was captured off it. */
   private lastPrompt: PromptShape | undefined;
-  // Bytes written to xterm but not parsed yet, and the sizes of those writes in order. xterm
-  // parses far slower than the relay moves bulk output (tens of MB/s); past maxLagBytes we skip
-  // output instead of queueing it, which bounds memory. The screen is then wrong until the
-  // program redraws, but skipping output can only lose commands, never reveal unechoed input.
-  private readonly maxLag: number;
-  private lag = 0;
-  private sizes: number[] = [];
-  private sizesHead = 0;
-  private skipped = 0;
+  private readonly lag: WriteLag;
   /** Unsettled flush() promises: dispose() settles them, xterm may never run their callbacks. */
   private readonly waiters = new Set<() => void>();
   private disposed = false;
@@ -114,7 +107,7 @@ export class CommandTracker {
     this.now = opts.now ?? Date.now;
     this.holdMs = opts.holdMs ?? 1000;
     this.noEchoAfterMs = opts.noEchoAfterMs ?? 1000;
-    this.maxLag = opts.maxLagBytes ?? 8 * 1024 * 1024;
+    this.lag = new WriteLag(opts.maxLagBytes ?? 8 * 1024 * 1024);
     // Small scrollback: we only ever look at the rows of the line being submitted.
     this.term = new Terminal({ cols: opts.cols, rows: opts.rows, scrollback: 200, allowProposedApi: true });
     this.term.onLineFeed(() => this.onLineFeed());
@@ -123,29 +116,13 @@ export class CommandTracker {
   }
 
   output(data: Buffer): void {
-    if (this.disposed) return;
-    if (this.lag + data.length > this.maxLag) {
-      this.skipped += data.length;
-      return;
-    }
-    this.lag += data.length;
-    this.sizes.push(data.length);
-    this.term.write(data, this.parsed);
+    if (!this.disposed && this.lag.admit(data.length)) this.term.write(data, this.lag.parsed);
   }
 
-  /** Output bytes skipped because the emulator lagged too far behind. */
+  /** Output bytes skipped because the emulator lagged more than maxLagBytes behind. */
   get skippedBytes(): number {
-    return this.skipped;
+    return this.lag.skipped;
   }
-
-  // One shared callback (no allocation per chunk): xterm runs callbacks in write order.
-  private readonly parsed = (): void => {
-    this.lag -= this.sizes[this.sizesHead++]!;
-    if (this.sizesHead > 1024 && this.sizesHead * 2 > this.sizes.length) {
-      this.sizes = this.sizes.slice(this.sizesHead);
-      this.sizesHead = 0;
-    }
-  };
 
   input(data: Buffer): void {
     if (this.disposed) return;
