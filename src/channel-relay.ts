@@ -35,8 +35,13 @@ export interface RelayHooks {
 const ENV_ALLOWED = /^(LANG|LC_[A-Z_]+)$/;
 const EMPTY = Buffer.alloc(0);
 
+/** Decides what of the user's input reaches the target (the command filter); may be async. */
+export type InputGate = (data: Buffer, forward: (data: Buffer) => void) => void | Promise<void>;
+
 export class ChannelRelay {
   kind: SessionKind = 'pending';
+  /** When set, user input goes through it instead of straight to the target. */
+  gate?: InputGate;
   pty?: PtyInfo;
   command?: string;
   stream?: ServerChannel;
@@ -134,7 +139,8 @@ export class ChannelRelay {
     // Client EOF becomes target EOF. Towards the client, ssh2 drops an exit status sent after
     // EOF, while sshd sends EOF first: so a target EOF is held until the exit status has been
     // forwarded (or the channel closes), and the client sees data, exit status, EOF, close.
-    client.pipe(target);
+    if (this.gate) this.pipeGated(client, target, this.gate);
+    else client.pipe(target);
     target.pipe(client, { end: false });
     target.stderr.pipe(client.stderr, { end: false });
     let exited = false;
@@ -157,6 +163,24 @@ export class ChannelRelay {
       });
     });
     target.once('close', () => this.afterWrites(() => client.end()));
+  }
+
+  /** client → target through the gate, keeping order (the client pauses while it decides). */
+  private pipeGated(client: ServerChannel, target: ClientChannel, gate: InputGate): void {
+    const forward = (d: Buffer) => {
+      if (!target.write(d)) {
+        client.pause();
+        target.once('drain', () => client.resume());
+      }
+    };
+    client.on('data', (d: Buffer) => {
+      const pending = gate(d, forward);
+      if (pending) {
+        client.pause();
+        void pending.finally(() => client.resume());
+      }
+    });
+    client.once('end', () => target.end());
   }
 
   /** Run `fn` once every byte already queued for the client has been handed to ssh2. */

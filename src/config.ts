@@ -99,6 +99,18 @@ const schema = z
       .strict()
       .default({ heartbeatInterval: 5_000, lease: 15_000, reaperInterval: 2_000 }),
     session: sessionPolicy.default({}),
+    recording: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Keystrokes too ("i" events). Off: input contains secrets typed at prompts. */
+        input: z.boolean().default(false),
+        /** Default dataDir/recordings. */
+        dir: z.string().optional(),
+      })
+      .strict()
+      .default({ enabled: true, input: false }),
+    /** Audit events (JSON lines) go here, apart from the debug log. Default dataDir/audit.jsonl. */
+    auditFile: z.string().optional(),
     users: z.record(
       z.string().regex(/^[a-z_][a-z0-9_.-]{0,63}$/i, 'user names are letters, digits, _ . -'),
       z
@@ -218,6 +230,8 @@ export function parseConfig(text: string, file: string): Config {
     file: resolve(file),
     hostKeyFile: abs(cfg.hostKeyFile),
     dataDir: abs(cfg.dataDir),
+    recording: { ...cfg.recording, dir: cfg.recording.dir && abs(cfg.recording.dir) },
+    auditFile: cfg.auditFile && abs(cfg.auditFile),
     accounts: Object.fromEntries(
       Object.entries(cfg.accounts).map(([name, a]) => [
         name,

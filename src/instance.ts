@@ -10,7 +10,9 @@ import type { Config } from './config.js';
 import { FrontDoor, loadOrCreateHostKey } from './front-door.js';
 import { HostKeyStore } from './hostkeys.js';
 import { newSessionId } from './ids.js';
-import type { Logger } from './logger.js';
+import { createAuditLogger, type Logger } from './logger.js';
+import { join } from 'node:path';
+import { AuditQueues } from './audit/audit-queues.js';
 import { connectRedis, startEmbeddedRedis, type EmbeddedRedis } from './redis.js';
 import { RedisKeys } from './redis-keys.js';
 import { Registry } from './registry.js';
@@ -42,7 +44,7 @@ interface Stage {
   stop?(): Promise<void> | void;
 }
 
-export async function startInstance(cfg: Config, log: Logger, audit: Logger = log.child({ audit: true })): Promise<Instance> {
+export async function startInstance(cfg: Config, log: Logger, audit: Logger = createAuditLogger(cfg.auditFile ?? join(cfg.dataDir, 'audit.jsonl'))): Promise<Instance> {
   const id = cfg.instanceId ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-')}-${newSessionId().slice(-8).toLowerCase()}`;
   const ilog = log.child({ instance: id });
   const keys = new RedisKeys(cfg.redisPrefix);
@@ -58,6 +60,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = lo
   let instances!: InstanceRegistry;
   let counters!: Counters;
   let reaper!: Reaper;
+  let auditQueues!: AuditQueues;
   let heartbeatTimer: NodeJS.Timeout | undefined;
   const startedAt = Date.now();
   const beat = () =>
@@ -102,11 +105,20 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = lo
       },
     },
     {
+      name: 'audit-queues',
+      start: async () => {
+        auditQueues = new AuditQueues({ instanceId: id, keys, connection: redis, workerConnection: workerRedis, registry, dataDir: cfg.dataDir, log: ilog });
+        await auditQueues.ready();
+      },
+      // Sessions close their recordings on the way out; give the queue a moment to take them.
+      stop: () => auditQueues.close(),
+    },
+    {
       name: 'supervisor',
       start: () => {
         supervisor = new Supervisor(
           {
-            cfg, registry, hostKeys: new HostKeyStore(redis, keys), instanceId: id, log: ilog, audit, counters,
+            cfg, registry, hostKeys: new HostKeyStore(redis, keys), instanceId: id, log: ilog, audit, counters, auditSink: auditQueues,
             scheduler: { schedule: (kind, sessionId, at) => control.schedule(kind, sessionId, at) },
             registryAvailable: () => redis.status === 'ready',
           },

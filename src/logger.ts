@@ -30,3 +30,14 @@ export function createLogger(opts: { pretty?: boolean; level?: string; destinati
   }
   return opts.destination ? pino(base, opts.destination as pino.DestinationStream) : pino(base);
 }
+
+/**
+ * Audit events (sessions, auth, refusals, kills, command denials) as JSON lines in their own
+ * file, so they can be shipped and kept apart from the debug log. Same redaction.
+ */
+export function createAuditLogger(file: string): Logger {
+  return pino(
+    { level: 'info', redact: { paths: REDACT, censor: '[redacted]' }, base: { pid: process.pid }, messageKey: 'msg' },
+    pino.destination({ dest: file, mkdir: true, sync: false }),
+  );
+}

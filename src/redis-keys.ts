@@ -54,6 +54,10 @@ export class RedisKeys {
   authFailures(source: string): string {
     return `${this.tag}:authfail:${source}`;
   }
+  /** The fleet's command log: a bounded stream. */
+  get commands(): string {
+    return `${this.tag}:commands`;
+  }
   /** Counters (kills, idle warnings, ...), one hash. */
   get counters(): string {
     return `${this.tag}:counters`;

@@ -101,3 +101,16 @@ if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
 if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0
 `;
+
+/**
+ * attachToSession — add audit references (recording file and hashes) to a record in any
+ * state; unlike updateSession it also writes to finished records, but never creates one or
+ * touches their state.
+ * KEYS[1] session hash; ARGV field/value pairs
+ * Returns 1 when written, 0 when the record does not exist.
+ */
+export const ATTACH_TO_SESSION = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+`;

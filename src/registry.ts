@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import type { EndReason, SessionState } from '../machines/session.types.js';
 import { WardenError } from './errors.js';
 import { normaliseIdPrefix } from './ids.js';
-import { ACQUIRE_LOCK, FINISH_SESSION, OPEN_SESSION, REAP_INSTANCE, UPDATE_SESSION } from './registry-scripts.js';
+import { ACQUIRE_LOCK, ATTACH_TO_SESSION, FINISH_SESSION, OPEN_SESSION, REAP_INSTANCE, UPDATE_SESSION } from './registry-scripts.js';
 import type { RedisKeys } from './redis-keys.js';
 
 export type SessionKind = 'pending' | 'shell' | 'exec' | 'sftp' | 'subsystem';
@@ -32,7 +32,10 @@ export interface SessionRecord {
   by?: string;
   exitStatus?: string;
   command?: string;
+  /** Compressed asciicast file, its sha256, and the head of its hash chain. */
   recording?: string;
+  recordingSha256?: string;
+  recordingChainHead?: string;
   bytesIn: number;
   bytesOut: number;
 }
@@ -60,6 +63,7 @@ interface RegistryCommands {
   wardenFinish(k1: string, k2: string, k3: string, k4: string, ...argv: string[]): Promise<number>;
   wardenReap(k1: string, k2: string, k3: string, k4: string, ...argv: string[]): Promise<string[]>;
   wardenLock(k1: string, owner: string, ttl: string): Promise<number>;
+  wardenAttach(k1: string, ...argv: string[]): Promise<number>;
 }
 
 export function defineRegistryCommands(redis: Redis): Redis & RegistryCommands {
@@ -70,6 +74,7 @@ export function defineRegistryCommands(redis: Redis): Redis & RegistryCommands {
     redis.defineCommand('wardenFinish', { numberOfKeys: 4, lua: FINISH_SESSION });
     redis.defineCommand('wardenReap', { numberOfKeys: 4, lua: REAP_INSTANCE });
     redis.defineCommand('wardenLock', { numberOfKeys: 1, lua: ACQUIRE_LOCK });
+    redis.defineCommand('wardenAttach', { numberOfKeys: 1, lua: ATTACH_TO_SESSION });
   }
   return redis as Redis & RegistryCommands;
 }
@@ -123,6 +128,11 @@ export class Registry {
       ...toArgs(fields),
     );
     return res === 1;
+  }
+
+  /** Attach audit references (recording) to a record, finished or not. */
+  async attach(id: string, fields: Pick<SessionRecord, 'recording' | 'recordingSha256' | 'recordingChainHead'>): Promise<boolean> {
+    return (await this.redis.wardenAttach(this.keys.session(id), ...toArgs(fields))) === 1;
   }
 
   /**

@@ -20,6 +20,9 @@ import type { Logger } from './logger.js';
 import type { Registry, SessionRecord } from './registry.js';
 import { decide } from './session-auth.js';
 import { SessionTimers, type Scheduler } from './session-timers.js';
+import { SessionAudit } from './audit/session-audit.js';
+import type { AuditSink } from './audit/audit-queues.js';
+import { join } from 'node:path';
 import type { Counters } from './counters.js';
 import { socketOf } from './front-door.js';
 import { connectTarget } from './target-connector.js';
@@ -28,6 +31,8 @@ import { printable } from './text.js';
 
 export interface SessionDeps {
   cfg: Config;
+  /** Where recordings and command log entries go (BullMQ audit queues). */
+  auditSink?: AuditSink;
   /** Where idle and max-duration checks are scheduled (the control queue). */
   scheduler?: Scheduler;
   counters?: Counters;
@@ -58,6 +63,7 @@ export class Session {
   readonly actor: Actor<typeof sessionMachine>;
   readonly log: Logger;
   private readonly relays = new Set<ChannelRelay>();
+  private readonly audits = new Map<ChannelRelay, SessionAudit>();
   private permission?: Permission;
   private target?: Client;
   private ended = false;
@@ -263,7 +269,31 @@ export class Session {
     this.target = target;
     target.on('error', (err: Error) => this.log.info({ err: err.message }, 'target connection error'));
     target.on('close', () => this.end({ reason: 'target_closed' }));
-    for (const relay of this.relays) relay.attach(target);
+    for (const relay of this.relays) this.attach(relay, target);
+  }
+
+  /** Open the relay's channel on the target, with recording, command log and filter. */
+  private attach(relay: ChannelRelay, target: Client): void {
+    if (!relay.stream || this.ended) return;
+    const { cfg, auditSink } = this.deps;
+    if ((relay.kind === 'shell' || relay.kind === 'exec') && auditSink && cfg.recording.enabled && this.permission) {
+      const audit = new SessionAudit({
+        sessionId: this.id, user: this.record.user, asset: this.record.asset, account: this.record.account,
+        kind: relay.kind, pty: relay.pty, command: relay.command, rules: this.permission.commands,
+        recordingsDir: cfg.recording.dir ?? join(cfg.dataDir, 'recordings'), recordInput: cfg.recording.input,
+        sink: auditSink, audit: this.deps.audit, log: this.log,
+      });
+      this.audits.set(relay, audit);
+      if (relay.kind === 'exec') {
+        const verdict = audit.checkExec();
+        if (!verdict.allowed) {
+          relay.say(`${verdict.message}\n`);
+          return relay.end(1);
+        }
+      }
+      if (audit.filtering) relay.gate = (d, forward) => audit.gate(d, forward, (t) => relay.say(t));
+    }
+    relay.attach(target);
   }
 
   // --- channels ---------------------------------------------------------------------------
@@ -277,15 +307,17 @@ export class Session {
         this.dirty = true;
       }
       if (this.state === 'selecting') this.startMenu();
-      else if (this.target) relay.attach(this.target);
+      else if (this.target) this.attach(relay, this.target);
     },
-    onInput: (_relay, data) => {
+    onInput: (relay, data) => {
+      this.audits.get(relay)?.input(data);
       this.lastActivityAt = Date.now();
       this.record.bytesIn += data.length;
       this.dirty = true;
       if (this.idle) this.activity();
     },
     onOutput: (relay, data) => {
+      this.audits.get(relay)?.output(data);
       this.record.bytesOut += data.length;
       this.dirty = true;
       // Transfers (sftp, scp) count as activity in both directions: a long download is not
@@ -295,7 +327,7 @@ export class Session {
         if (this.idle) this.activity();
       }
     },
-    onResize: () => {},
+    onResize: (relay, cols, rows) => this.audits.get(relay)?.resize(cols, rows),
     onExit: (_relay, status) => {
       this.record.exitStatus ??= status;
     },
@@ -342,6 +374,7 @@ export class Session {
     audit.info({ event: 'session_end', session: this.id, user: rec.user, asset: rec.asset, account: rec.account, reason: end.reason, by: end.by, detail: rec.detail }, 'session ended');
 
     this.target?.end();
+    const recordingsClosed = Promise.all([...this.audits.values()].map((a) => a.close()));
     const message = QUIET_REASONS.has(end.reason) || end.reason === 'target_closed' ? undefined : endMessage(end);
     const open = [...this.relays].filter((r) => r.stream);
     if (message && open.length > 0) {
@@ -367,6 +400,8 @@ export class Session {
           this.deps.persistLater(final);
         },
       )
+      .then(() => recordingsClosed)
+      .then(() => {}, () => {})
       .finally(() => this.resolveFinished());
     this.deps.onFinished(this, persisted);
   }

@@ -104,7 +104,7 @@ export async function startWarden(opts: WardenOptions): Promise<WardenHandle> {
     },
   });
   const log = createLogger({ destination: sink, level: 'debug' });
-  const instance = await startInstance(loadConfig(configFile), log);
+  const instance = await startInstance(loadConfig(configFile), log, log.child({ audit: true }));
   return {
     instance,
     port: instance.address.port,

@@ -1,0 +1,192 @@
+/**
+ * Everything Warden writes about what happens inside one session channel: the asciicast
+ * recording (streamed, hash-chained), the command log (from a headless terminal fed with the
+ * output), and the command filter at Enter.
+ *
+ * The relay calls output()/input() for every chunk: both only queue (recorder) or feed the
+ * emulator; the filter costs something only when Enter is pressed on a grant with rules.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../logger.js';
+import { AsciicastRecorder } from '../recording/asciicast-recorder.js';
+import { CommandTracker, type CommandEntry } from '../commands/command-tracker.js';
+import { compileRules, type CommandFilter, type Rule } from '../commands/command-filter.js';
+import { printable } from '../text.js';
+import type { AuditSink, CommandLogEntry } from './audit-queues.js';
+
+export interface SessionAuditOptions {
+  sessionId: string;
+  user: string;
+  asset: string;
+  account: string;
+  kind: 'shell' | 'exec';
+  pty?: { term: string; cols: number; rows: number };
+  command?: string;
+  rules: readonly Rule[];
+  recordingsDir: string;
+  recordInput: boolean;
+  sink: AuditSink;
+  audit: Logger;
+  log: Logger;
+}
+
+/** Bash readline and the tty line discipline both clear the line on Ctrl-E Ctrl-U. */
+const CLEAR_LINE = Buffer.from('\x05\x15');
+const ENTER = Buffer.from('\r');
+/** Keys typed closer together than this are a paste or type-ahead: wait for their echo. */
+const ECHO_SETTLE_MS = 30;
+const ECHO_WAIT_MAX_MS = 300;
+
+export type Forward = (data: Buffer) => void;
+
+export class SessionAudit {
+  readonly recorder: AsciicastRecorder;
+  readonly file: string;
+  private readonly tracker?: CommandTracker;
+  private readonly filter: CommandFilter;
+  private readonly started = Date.now();
+  private lastKeyAt = 0;
+
+  constructor(private readonly o: SessionAuditOptions) {
+    const day = new Date(this.started).toISOString().slice(0, 10);
+    const dir = join(o.recordingsDir, day);
+    mkdirSync(dir, { recursive: true });
+    this.file = join(dir, `${o.sessionId}.cast`);
+    this.recorder = new AsciicastRecorder({
+      file: this.file,
+      width: o.pty?.cols ?? 80,
+      height: o.pty?.rows ?? 24,
+      term: o.pty?.term,
+      title: `${o.sessionId} ${o.user} → ${o.account}@${o.asset}`,
+      command: o.command,
+      recordInput: o.recordInput,
+      onError: (err) => o.log.error({ err: err.message }, 'recording failed; the session continues unrecorded'),
+    });
+    this.filter = compileRules(o.rules);
+    if (o.kind === 'shell' && o.pty) {
+      this.tracker = new CommandTracker({
+        cols: o.pty.cols,
+        rows: o.pty.rows,
+        onCommand: (e) => this.logCommand(e),
+        onError: (err) => o.log.warn({ err: String(err) }, 'command log callback failed'),
+      });
+    } else if (o.kind === 'shell') {
+      // Without a terminal there is no screen to read: say so instead of logging nothing.
+      this.logCommand({ command: '', at: this.started }, { tag: 'no_pty' });
+    } else {
+      this.logCommand({ command: o.command ?? '', at: this.started }, { tag: 'exec' });
+    }
+  }
+
+  /** Whether an exec command may run at all; logs and audits a refusal. */
+  checkExec(): { allowed: true } | { allowed: false; message: string } {
+    const verdict = this.filter.check(this.o.command ?? '');
+    if (verdict.action === 'deny') {
+      this.denied(this.o.command ?? '', verdict.message, verdict.rule.pattern);
+      return { allowed: false, message: `Command refused by policy: ${verdict.message}` };
+    }
+    if (verdict.action === 'warn') this.warned(this.o.command ?? '', verdict.rule.pattern);
+    return { allowed: true };
+  }
+
+  output(data: Buffer): void {
+    this.recorder.output(data);
+    this.tracker?.output(data);
+  }
+
+  input(data: Buffer): void {
+    this.recorder.input(data);
+    this.tracker?.input(data);
+  }
+
+  resize(cols: number, rows: number): void {
+    this.recorder.resize(cols, rows);
+    this.tracker?.resize(cols, rows);
+  }
+
+  get filtering(): boolean {
+    return this.tracker !== undefined && this.o.rules.length > 0;
+  }
+
+  /**
+   * Input on a filtered terminal: bytes up to each Enter go through at once; at Enter the line
+   * as displayed is checked, and a denied one is cleared on the target instead of run.
+   */
+  gate(data: Buffer, forward: Forward, say: (text: string) => void): void | Promise<void> {
+    const cr = data.indexOf(13);
+    if (cr < 0) {
+      this.lastKeyAt = Date.now();
+      forward(data);
+      return;
+    }
+    return this.gateAsync(data, forward, say);
+  }
+
+  private async gateAsync(data: Buffer, forward: Forward, say: (text: string) => void): Promise<void> {
+    let start = 0;
+    for (let cr = data.indexOf(13); cr >= 0; cr = data.indexOf(13, start)) {
+      if (cr > start) forward(data.subarray(start, cr));
+      const typedJustNow = cr > start || Date.now() - this.lastKeyAt < ECHO_SETTLE_MS;
+      const line = await this.lineAtEnter(typedJustNow);
+      const verdict = this.filter.check(line);
+      if (verdict.action === 'deny') {
+        forward(CLEAR_LINE);
+        say(`\r\nCommand refused by policy: ${verdict.message}\r\n`);
+        this.denied(line, verdict.message, verdict.rule.pattern);
+      } else if (verdict.action === 'warn') {
+        this.warned(line, verdict.rule.pattern);
+      }
+      forward(ENTER);
+      start = cr + 1;
+    }
+    if (start < data.length) forward(data.subarray(start));
+    this.lastKeyAt = Date.now();
+  }
+
+  private async lineAtEnter(waitForEcho: boolean): Promise<string> {
+    const t = this.tracker!;
+    await t.flush();
+    let line = t.currentLine();
+    if (!waitForEcho) return line;
+    // Pasted or typed-ahead text: let its echo arrive and settle before judging the line.
+    const deadline = Date.now() + ECHO_WAIT_MAX_MS;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 15));
+      await t.flush();
+      const next = t.currentLine();
+      if (next === line && line !== '') break;
+      line = next;
+    }
+    return line;
+  }
+
+  private logCommand(e: CommandEntry, extra: Partial<CommandLogEntry> = {}): void {
+    const o = this.o;
+    this.o.sink.command({
+      session: o.sessionId, user: o.user, asset: o.asset, account: o.account,
+      command: e.command, at: e.at, offset: Math.max(0, (e.at - this.started) / 1000),
+      ...(e.fullscreen ? { tag: 'fullscreen' as const } : {}), ...extra,
+    });
+  }
+
+  private denied(line: string, message: string, pattern: string): void {
+    this.o.audit.warn({ event: 'command_denied', session: this.o.sessionId, user: this.o.user, asset: this.o.asset, account: this.o.account, command: printable(line, 1024), rule: pattern, message }, 'command refused by policy');
+    this.logCommand({ command: line, at: Date.now() }, { tag: 'denied' });
+  }
+
+  private warned(line: string, pattern: string): void {
+    this.o.audit.warn({ event: 'command_warning', session: this.o.sessionId, user: this.o.user, asset: this.o.asset, account: this.o.account, command: printable(line, 1024), rule: pattern }, 'command matched a warn rule');
+  }
+
+  /** Stop feeding; finish the recording and hand it to the records queue. */
+  async close(): Promise<void> {
+    this.tracker?.dispose();
+    try {
+      const summary = await this.recorder.close();
+      this.o.sink.recording({ session: this.o.sessionId, file: summary.file, chainHead: summary.chainHead, bytes: summary.bytes });
+    } catch (err) {
+      this.o.log.error({ err: (err as Error).message }, 'could not close the recording');
+    }
+  }
+}
