@@ -29,6 +29,8 @@ const PROGRAMS = {
   'ssh-keygen': 'openssh-client',
   tmux: 'tmux',
   asciinema: 'asciinema',
+  // A full-screen program for the command-log tests (tagged, not parsed).
+  vi: 'vim-tiny',
 };
 
 export const PURPOSES = {

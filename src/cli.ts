@@ -19,6 +19,10 @@ import { Counters } from './counters.js';
 import { parseDuration } from './duration.js';
 import { InstanceRegistry } from './instances.js';
 import { printable } from './text.js';
+import { queryCommands } from './audit/audit-queues.js';
+import { recordingFile } from './audit/recording-files.js';
+import { replay } from './recording/replay.js';
+import { verifyRecording } from './recording/verify.js';
 
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -163,6 +167,62 @@ const COMMANDS: Record<string, Command> = {
           ) : 'No instances registered.');
           console.log(`\nCounters: ${Object.entries(counters).map(([k, v]) => `${k}=${v}`).join(' ')}`);
         }
+        return 0;
+      });
+    },
+  },
+  verify: {
+    usage: 'warden verify <id-or-prefix> --config FILE',
+    options: CONFIG,
+    async run(flags, positionals) {
+      if (!positionals[0]) throw new WardenError('USAGE', 'give a session id or unique prefix');
+      return withRegistry(flags, async (registry, cfg) => {
+        const rec = (await registry.get(await registry.resolve(positionals[0]!)))!;
+        const file = recordingFile(cfg, rec);
+        if (!file) throw new WardenError('RECORDING_NOT_FOUND', `session ${rec.id} (looked in ${cfg.recording.dir ?? `${cfg.dataDir}/recordings`})`);
+        const res = await verifyRecording(file, { expectedHead: rec.recordingChainHead });
+        if (res.ok) {
+          console.log(`OK: ${file} is intact (${res.chunks} chunks, ${res.bytes} bytes, chain head ${res.chainHead.slice(0, 16)}…${rec.recordingChainHead ? ', matches the registry' : ''}).`);
+          if (rec.recordingSha256) console.log(`sha256 of the compressed file in the registry: ${rec.recordingSha256}`);
+          return 0;
+        }
+        console.log(`TAMPERED: ${file}: chunk ${res.chunk} ${res.problem}: ${res.detail}`);
+        return 1;
+      });
+    },
+  },
+  replay: {
+    usage: 'warden replay <id-or-prefix> [--speed N] [--max-idle SECONDS] --config FILE',
+    options: { ...CONFIG, speed: { type: 'string' }, 'max-idle': { type: 'string' } },
+    async run(flags, positionals) {
+      if (!positionals[0]) throw new WardenError('USAGE', 'give a session id or unique prefix');
+      const speed = Number(flags.speed ?? 1);
+      if (!(speed > 0)) throw new WardenError('USAGE', `--speed "${flags.speed}" must be a positive number`);
+      return withRegistry(flags, async (registry, cfg) => {
+        const rec = (await registry.get(await registry.resolve(positionals[0]!)))!;
+        const file = recordingFile(cfg, rec);
+        if (!file) throw new WardenError('RECORDING_NOT_FOUND', `session ${rec.id}`);
+        await replay(file, { speed, out: process.stdout, maxIdleSeconds: flags['max-idle'] ? Number(flags['max-idle']) : 2 });
+        return 0;
+      });
+    },
+  },
+  commands: {
+    usage: 'warden commands [--session ID] [--user U] [--asset A] [--grep RE] [--limit N] [--json] --config FILE',
+    options: { ...CONFIG, session: { type: 'string' }, user: { type: 'string' }, asset: { type: 'string' }, grep: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+    async run(flags) {
+      let grep: RegExp | undefined;
+      try {
+        grep = typeof flags.grep === 'string' ? new RegExp(flags.grep) : undefined;
+      } catch (err) {
+        throw new WardenError('USAGE', `--grep: ${(err as Error).message}`);
+      }
+      return withRegistry(flags, async (registry) => {
+        const entries = await queryCommands(registry.redis, registry.keys, {
+          session: flags.session as string | undefined, user: flags.user as string | undefined, asset: flags.asset as string | undefined, grep, limit: Number(flags.limit ?? 100),
+        });
+        if (flags.json) for (const e of entries) console.log(JSON.stringify(e));
+        else console.log(entries.length ? table(['TIME', 'SESSION', 'USER', 'ASSET', 'ACCOUNT', 'AT (s)', 'TAG', 'COMMAND'], entries.reverse().map((e) => [isoTime(e.at), e.session, e.user, e.asset, e.account, e.offset.toFixed(1), e.tag, e.command])) : 'No commands match.');
         return 0;
       });
     },

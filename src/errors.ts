@@ -11,6 +11,7 @@ export const ERRORS = {
   EMBEDDED_REDIS_FAILED: 'The embedded redis-server did not start',
   SESSION_NOT_FOUND: 'No session matches that id',
   SESSION_AMBIGUOUS: 'That id prefix matches more than one session',
+  RECORDING_NOT_FOUND: 'No recording found for',
   SSH_BINDING_MISSING: 'ssh2 native crypto binding is missing',
   USAGE: 'Invalid command line',
 } as const;

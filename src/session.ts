@@ -292,6 +292,7 @@ export class Session {
         }
       }
       if (audit.filtering) relay.gate = (d, forward) => audit.gate(d, forward, (t) => relay.say(t));
+      this.log.debug({ kind: relay.kind, rules: this.permission.commands.length, filtering: audit.filtering }, 'channel audit started');
     }
     relay.attach(target);
   }

@@ -37,6 +37,13 @@ const ENTER = Buffer.from('\r');
 /** Keys typed closer together than this are a paste or type-ahead: wait for their echo. */
 const ECHO_SETTLE_MS = 30;
 const ECHO_WAIT_MAX_MS = 300;
+/** The input path must never hang on the emulator. */
+const JUDGE_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+}
 
 export type Forward = (data: Buffer) => void;
 
@@ -69,6 +76,9 @@ export class SessionAudit {
         cols: o.pty.cols,
         rows: o.pty.rows,
         onCommand: (e) => this.logCommand(e),
+        // A loaded target can take over a second to start vim or less; the entry is held
+        // (not lost) until the next key anyway, so a generous window only costs latency.
+        holdMs: 3_000,
         onError: (err) => o.log.warn({ err: String(err) }, 'command log callback failed'),
       });
     } else if (o.kind === 'shell') {
@@ -97,7 +107,9 @@ export class SessionAudit {
 
   input(data: Buffer): void {
     this.recorder.input(data);
-    this.tracker?.input(data);
+    // With a filter, the gate feeds the tracker itself, in step with what reaches the target,
+    // so the line is still open when it is judged at Enter.
+    if (!this.filtering) this.tracker?.input(data);
   }
 
   resize(cols: number, rows: number): void {
@@ -115,12 +127,16 @@ export class SessionAudit {
    */
   gate(data: Buffer, forward: Forward, say: (text: string) => void): void | Promise<void> {
     const cr = data.indexOf(13);
+    const pass: Forward = (d) => {
+      this.tracker!.input(d);
+      forward(d);
+    };
     if (cr < 0) {
       this.lastKeyAt = Date.now();
-      forward(data);
+      pass(data);
       return;
     }
-    return this.gateAsync(data, forward, say);
+    return this.gateAsync(data, pass, say);
   }
 
   private async gateAsync(data: Buffer, forward: Forward, say: (text: string) => void): Promise<void> {
@@ -128,8 +144,18 @@ export class SessionAudit {
     for (let cr = data.indexOf(13); cr >= 0; cr = data.indexOf(13, start)) {
       if (cr > start) forward(data.subarray(start, cr));
       const typedJustNow = cr > start || Date.now() - this.lastKeyAt < ECHO_SETTLE_MS;
-      const line = await this.lineAtEnter(typedJustNow);
+      const line = await withTimeout(this.lineAtEnter(typedJustNow), JUDGE_TIMEOUT_MS);
+      if (line === undefined) {
+        // Cannot tell what the line is: it is not run (fail closed), and the user is told.
+        forward(CLEAR_LINE);
+        say('\r\nWarden could not check this command against the policy, so it was not sent. Try again.\r\n');
+        this.o.log.error('command filter could not read the line in time');
+        forward(ENTER);
+        start = cr + 1;
+        continue;
+      }
       const verdict = this.filter.check(line);
+      this.o.log.debug({ line: printable(line, 256), verdict: verdict.action }, 'command filter at Enter');
       if (verdict.action === 'deny') {
         forward(CLEAR_LINE);
         say(`\r\nCommand refused by policy: ${verdict.message}\r\n`);

@@ -33,6 +33,9 @@ export interface Terminal {
   socket: string;
   /** Type literal text (send-keys -l: no key-name interpretation). */
   send(keys: string): Promise<void>;
+  /** Paste text as a terminal would: wrapped in bracketed-paste markers when the program
+   *  asked for them (tmux paste-buffer -p), as if pasted from the clipboard. */
+  pasteBracketed(text: string): Promise<void>;
   /** Press a named key (tmux key names, e.g. 'Enter', 'C-c', 'Up'). */
   sendKey(name: KeyName | (string & {})): Promise<void>;
   /** Resize the window; the pty size changes and the program gets SIGWINCH. */
@@ -133,6 +136,10 @@ export async function startTerminal(opts: TerminalOptions): Promise<Terminal> {
 
   const terminal: Terminal = {
     socket,
+    async pasteBracketed(text) {
+      await tmux(['set-buffer', '-b', 'paste', '--', literalArg(text)]);
+      await tmux(['paste-buffer', '-p', '-d', '-b', 'paste', '-t', 'main']);
+    },
     async send(keys) {
       if (keys.length === 0) return;
       await tmux(['send-keys', '-t', 'main', '-l', '--', literalArg(keys)]);

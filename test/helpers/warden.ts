@@ -77,6 +77,7 @@ assets:
   down: { host: 127.0.0.1, port: ${opts.deadPort ?? 1}, hostKey: "${sshd.hostKeyLine}" }
   secret: { host: 127.0.0.1, port: ${sshd.port}, hostKey: "${sshd.hostKeyLine}" }
   idle1: { host: 127.0.0.1, port: ${sshd.port}, hostKey: "${sshd.hostKeyLine}" }
+  audit1: { host: 127.0.0.1, port: ${sshd.port}, hostKey: "${sshd.hostKeyLine}" }
 accounts:
   target: { username: ${sshd.user}, privateKeyFile: ${sshd.clientKeyPath} }
   other: { username: ${sshd.user}, privateKeyFile: ${sshd.clientKeyPath} }
