@@ -69,9 +69,12 @@ const schema = z
       .object({
         maxTries: z.number().int().min(1).max(100).default(6),
         loginGraceTime: duration.default(60_000),
+        /** Failed attempts from one address, fleet-wide, before it is refused (0: off). */
+        penaltyThreshold: z.number().int().min(0).default(30),
+        penaltyWindow: duration.default(600_000),
       })
       .strict()
-      .default({ maxTries: 6, loginGraceTime: 60_000 }),
+      .default({ maxTries: 6, loginGraceTime: 60_000, penaltyThreshold: 30, penaltyWindow: 600_000 }),
     target: z
       .object({
         connectTimeout: duration.default(10_000),

@@ -24,6 +24,7 @@ import { WardenError } from './errors.js';
 import { InstanceRegistry } from './instances.js';
 import { packageVersion } from './paths.js';
 import { Reaper } from './reaper.js';
+import { AuthPenalty } from './auth-penalty.js';
 
 export interface Instance {
   id: string;
@@ -119,6 +120,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
         supervisor = new Supervisor(
           {
             cfg, registry, hostKeys: new HostKeyStore(redis, keys), instanceId: id, log: ilog, audit, counters, auditSink: auditQueues,
+            penalty: new AuthPenalty(redis, keys, { threshold: cfg.auth.penaltyThreshold, windowMs: cfg.auth.penaltyWindow }),
             scheduler: { schedule: (kind, sessionId, at) => control.schedule(kind, sessionId, at) },
             registryAvailable: () => redis.status === 'ready',
           },

@@ -22,6 +22,7 @@ import { decide } from './session-auth.js';
 import { SessionTimers, type Scheduler } from './session-timers.js';
 import { SessionAudit } from './audit/session-audit.js';
 import type { AuditSink } from './audit/audit-queues.js';
+import type { AuthPenalty } from './auth-penalty.js';
 import { join } from 'node:path';
 import type { Counters } from './counters.js';
 import { socketOf } from './front-door.js';
@@ -31,6 +32,7 @@ import { printable } from './text.js';
 
 export interface SessionDeps {
   cfg: Config;
+  penalty?: AuthPenalty;
   /** Where recordings and command log entries go (BullMQ audit queues). */
   auditSink?: AuditSink;
   /** Where idle and max-duration checks are scheduled (the control queue). */
@@ -166,16 +168,28 @@ export class Session {
 
   // --- authentication -------------------------------------------------------------------
 
+  /** Looked up once per connection, at its first authentication attempt. */
+  private sourceBlocked?: Promise<boolean>;
+
   private authenticate(ctx: AuthContext): void {
     const login = parseLoginName(ctx.username);
     const methods: Array<'publickey' | 'password'> = ['publickey', 'password'];
-    decide(this.deps.cfg, login.user, ctx).then(
+    const { penalty } = this.deps;
+    this.sourceBlocked ??= penalty ? penalty.blocked(this.record.remote) : Promise.resolve(false);
+    this.sourceBlocked
+      .then(async (blocked) => {
+        if (!blocked) return decide(this.deps.cfg, login.user, ctx);
+        if (ctx.method !== 'none') this.log.warn({ remote: this.record.remote }, 'source refused: too many failed logins');
+        return { kind: 'reject' as const, counts: ctx.method !== 'none', why: 'source address blocked after repeated failures' };
+      })
+      .then(
       (verdict) => {
         if (this.ended) return ctx.reject([], false);
         if (verdict.kind === 'pk-ok') return ctx.accept();
         if (verdict.kind === 'reject') {
           ctx.reject(methods);
           if (verdict.counts) {
+            penalty?.failed(this.record.remote);
             this.deps.audit.info({ event: 'auth_failure', session: this.id, login: printable(ctx.username), method: ctx.method, why: verdict.why, remote: this.record.remote }, 'authentication failed');
             this.actor.send({ type: 'AUTH_FAILED' });
           }

@@ -12,7 +12,7 @@ import { waitUntil } from '../helpers/processes.js';
 import { startRedis, type RedisHandle } from '../helpers/redis.js';
 import { BASE_OPTIONS, runSsh } from '../helpers/ssh-client.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
-import { startWarden, type WardenHandle } from '../helpers/warden.js';
+import { ALICE_PASSWORD, startWarden, type WardenHandle } from '../helpers/warden.js';
 
 let redis: RedisHandle;
 let sshd: SshdHandle;
@@ -98,6 +98,25 @@ describe('hostile clients', () => {
     const rec = (await warden.instance.registry.listRecent(50)).find((r) => r.reason === 'auth_failed')!;
     const failures = warden.logs().filter((l) => l.event === 'auth_failure' && l.session === rec.id);
     expect(failures).toHaveLength(6);
+  });
+
+  it('refuses a source address fleet-wide after repeated failures, even with the right password', async () => {
+    const strict = await startWarden({ redisUrl: redis.url, sshd, auth: '{ maxTries: 6, loginGraceTime: 2s, penaltyThreshold: 3, penaltyWindow: 1m }' });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const bad = await runSsh({ port: strict.port, login: 'alice@web1', password: 'wrong', command: 'true' });
+        expect(bad.code).toBe(255);
+      }
+      const good = await runSsh({ port: strict.port, login: 'alice@web1', password: ALICE_PASSWORD, command: 'echo in' });
+      expect(good.code).toBe(255);
+      expect(good.stdout.toString()).toBe('');
+      expect(strict.logs().some((l) => l.msg === 'source refused: too many failed logins')).toBe(true);
+      // The first instance shares nothing with this one's prefix: it still lets alice in.
+      const other = await runSsh({ port: warden.port, login: 'alice@web1', password: ALICE_PASSWORD, command: 'echo in' });
+      expect(other.stdout.toString()).toBe('in\n');
+    } finally {
+      await strict.stop();
+    }
   });
 
   it('closes a connection that never authenticates after the login grace time', async () => {

@@ -43,6 +43,8 @@ export interface WardenOptions {
   /** Fixed listen port (default: any free port, for in-process use). */
   port?: number;
   instanceId?: string;
+  /** The auth: block (flow YAML). */
+  auth?: string;
 }
 
 let cachedHash: string | undefined;
@@ -60,7 +62,7 @@ hostKeyFile: ./host_ed25519
 dataDir: ./data
 redis: ${opts.redisUrl}
 redisPrefix: ${opts.prefix ?? uniquePrefix()}
-auth: { maxTries: 6, loginGraceTime: 2s }
+auth: ${opts.auth ?? '{ maxTries: 6, loginGraceTime: 2s }'}
 target: { connectTimeout: 3s, keepaliveInterval: 15s }
 registry: { activityFlushInterval: 200ms }
 users:

@@ -1,0 +1,39 @@
+/**
+ * Fleet-wide penalty for sources that keep failing authentication: failures per remote
+ * address are counted in Redis for a window; past the threshold every instance refuses that
+ * address until the window passes. Checked once per connection, before its first attempt,
+ * never on the data path.
+ */
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from './redis-keys.js';
+
+export interface PenaltyRules {
+  threshold: number;
+  windowMs: number;
+}
+
+export class AuthPenalty {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly rules: PenaltyRules,
+  ) {}
+
+  /** True if the address is over the threshold. Fails open when Redis cannot answer. */
+  async blocked(source: string): Promise<boolean> {
+    if (this.rules.threshold <= 0) return false;
+    try {
+      return Number((await this.redis.get(this.keys.authFailures(source))) ?? 0) >= this.rules.threshold;
+    } catch {
+      return false;
+    }
+  }
+
+  failed(source: string): void {
+    if (this.rules.threshold <= 0) return;
+    const key = this.keys.authFailures(source);
+    // The window starts at the first failure and is not extended: a blocked source is let in
+    // again once it has stayed away.
+    void this.redis.multi().incr(key).pexpire(key, this.rules.windowMs, 'NX').exec().catch(() => {});
+  }
+}
