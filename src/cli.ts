@@ -1,29 +1,18 @@
 /**
  * `warden` command line. Each command is one entry in COMMANDS; errors are WardenErrors with
  * a message that says what to do, printed without a stack trace.
+ *
+ * Modules are imported inside each command: an admin's `warden kill` should not pay for
+ * loading the terminal emulator, the SSH server and the actor runtime it never uses.
  */
-import { parseArgs } from 'node:util';
-import { loadConfig, type Config } from './config.js';
-import { WardenError } from './errors.js';
-import { createLogger } from './logger.js';
-import { hashPassword } from './password.js';
-import { fingerprint, HostKeyStore, parseHostKeyLine } from './hostkeys.js';
-import { connectRedisForCli } from './redis.js';
-import { RedisKeys } from './redis-keys.js';
-import { Registry, type SessionRecord } from './registry.js';
-import { startInstance } from './instance.js';
-import { age, isoTime, table } from './cli-table.js';
 import { userInfo } from 'node:os';
-import { ControlClient, describeKill } from './control-client.js';
-import { Counters } from './counters.js';
+import { parseArgs } from 'node:util';
+import type { Config } from './config.js';
+import { WardenError } from './errors.js';
+import type { Registry, SessionRecord } from './registry.js';
+import { age, isoTime, table } from './cli-table.js';
 import { parseDuration } from './duration.js';
-import { InstanceRegistry } from './instances.js';
 import { printable } from './text.js';
-import { queryCommands } from './audit/audit-queues.js';
-import { recordingFile } from './audit/recording-files.js';
-import { replay } from './recording/replay.js';
-import { verifyRecording } from './recording/verify.js';
-
 
 type Flags = Record<string, string | boolean | undefined>;
 interface Command {
@@ -34,13 +23,15 @@ interface Command {
 
 const CONFIG = { config: { type: 'string' as const, short: 'c' } };
 
-function config(flags: Flags): Config {
+async function config(flags: Flags): Promise<Config> {
   if (typeof flags.config !== 'string') throw new WardenError('USAGE', '--config FILE is required');
+  const { loadConfig } = await import('./config.js');
   return loadConfig(flags.config);
 }
 
 async function withRegistry<T>(flags: Flags, fn: (registry: Registry, cfg: Config) => Promise<T>): Promise<T> {
-  const cfg = config(flags);
+  const cfg = await config(flags);
+  const [{ connectRedisForCli }, { RedisKeys }, { Registry }] = await Promise.all([import('./redis.js'), import('./redis-keys.js'), import('./registry.js')]);
   const redis = await connectRedisForCli(cfg);
   try {
     return await fn(new Registry(redis, new RedisKeys(cfg.redisPrefix), { retentionMs: cfg.registry.retention, historyMax: cfg.registry.historyMax }), cfg);
@@ -71,7 +62,8 @@ const COMMANDS: Record<string, Command> = {
     usage: 'warden start --config FILE [--pretty]',
     options: { ...CONFIG, pretty: { type: 'boolean' } },
     async run(flags) {
-      const cfg = config(flags);
+      const cfg = await config(flags);
+      const [{ createLogger }, { startInstance }] = await Promise.all([import('./logger.js'), import('./instance.js')]);
       const log = createLogger({ pretty: flags.pretty === true });
       const instance = await startInstance(cfg, log);
       await new Promise<void>((resolve) => {
@@ -92,7 +84,7 @@ const COMMANDS: Record<string, Command> = {
     usage: 'warden check-config --config FILE',
     options: CONFIG,
     async run(flags) {
-      const cfg = config(flags);
+      const cfg = await config(flags);
       const missingKeys = Object.entries(cfg.assets).filter(([, a]) => !a.hostKey).map(([n]) => n);
       console.log(`${cfg.file}: OK (${Object.keys(cfg.users).length} users, ${Object.keys(cfg.assets).length} assets, ${Object.keys(cfg.accounts).length} accounts, ${cfg.grants.length} grants)`);
       if (missingKeys.length) console.log(`warning: assets without hostKey are refused until one is set: ${missingKeys.join(', ')}`);
@@ -102,6 +94,7 @@ const COMMANDS: Record<string, Command> = {
   'hash-password': {
     usage: 'warden hash-password   (reads the password on stdin)',
     async run() {
+      const { hashPassword } = await import('./password.js');
       const input = (await readStdin()).replace(/\r?\n$/, '');
       if (!input) throw new WardenError('USAGE', 'empty password on stdin (try: printf %s "$PW" | warden hash-password)');
       console.log(await hashPassword(input));
@@ -140,6 +133,7 @@ const COMMANDS: Record<string, Command> = {
           console.log(`No live sessions of user ${printable(String(flags.user))}.`);
           return 0;
         }
+        const { ControlClient, describeKill } = await import('./control-client.js');
         const client = new ControlClient(registry.redis, registry, registry.keys);
         try {
           const reports = await Promise.all(ids.map((id) => client.kill(id, { by, reason, timeoutMs })));
@@ -157,6 +151,7 @@ const COMMANDS: Record<string, Command> = {
     async run(flags) {
       return withRegistry(flags, async (registry) => {
         const { redis } = registry;
+        const [{ InstanceRegistry }, { Counters }] = await Promise.all([import('./instances.js'), import('./counters.js')]);
         const list = await new InstanceRegistry(redis, registry.keys).list();
         const counters = await new Counters(redis, registry.keys).read();
         if (flags.json) console.log(JSON.stringify({ instances: list, counters }, null, 2));
@@ -177,6 +172,7 @@ const COMMANDS: Record<string, Command> = {
     async run(flags, positionals) {
       if (!positionals[0]) throw new WardenError('USAGE', 'give a session id or unique prefix');
       return withRegistry(flags, async (registry, cfg) => {
+        const [{ recordingFile }, { verifyRecording }] = await Promise.all([import('./audit/recording-files.js'), import('./recording/verify.js')]);
         const rec = (await registry.get(await registry.resolve(positionals[0]!)))!;
         const file = recordingFile(cfg, rec);
         if (!file) throw new WardenError('RECORDING_NOT_FOUND', `session ${rec.id} (looked in ${cfg.recording.dir ?? `${cfg.dataDir}/recordings`})`);
@@ -199,6 +195,7 @@ const COMMANDS: Record<string, Command> = {
       const speed = Number(flags.speed ?? 1);
       if (!(speed > 0)) throw new WardenError('USAGE', `--speed "${flags.speed}" must be a positive number`);
       return withRegistry(flags, async (registry, cfg) => {
+        const [{ recordingFile }, { replay }] = await Promise.all([import('./audit/recording-files.js'), import('./recording/replay.js')]);
         const rec = (await registry.get(await registry.resolve(positionals[0]!)))!;
         const file = recordingFile(cfg, rec);
         if (!file) throw new WardenError('RECORDING_NOT_FOUND', `session ${rec.id}`);
@@ -218,6 +215,7 @@ const COMMANDS: Record<string, Command> = {
         throw new WardenError('USAGE', `--grep: ${(err as Error).message}`);
       }
       return withRegistry(flags, async (registry) => {
+        const { queryCommands } = await import('./audit/audit-queues.js');
         const entries = await queryCommands(registry.redis, registry.keys, {
           session: flags.session as string | undefined, user: flags.user as string | undefined, asset: flags.asset as string | undefined, grep, limit: Number(flags.limit ?? 100),
         });
@@ -231,7 +229,9 @@ const COMMANDS: Record<string, Command> = {
     usage: 'warden hostkeys [--forget ASSET] --config FILE',
     options: { ...CONFIG, forget: { type: 'string' }, json: { type: 'boolean' } },
     async run(flags) {
-      const cfg = config(flags);
+      const cfg = await config(flags);
+      const [{ connectRedisForCli }, { RedisKeys }, { HostKeyStore, fingerprint, parseHostKeyLine }] = await Promise.all([import('./redis.js'), import('./redis-keys.js'), import('./hostkeys.js')]);
+      const fingerprintOf = (line: string) => fingerprint(parseHostKeyLine(line).blob);
       const redis = await connectRedisForCli(cfg);
       try {
         const store = new HostKeyStore(redis, new RedisKeys(cfg.redisPrefix));
@@ -256,9 +256,6 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-function fingerprintOf(line: string): string {
-  return fingerprint(parseHostKeyLine(line).blob);
-}
 
 function usage(): string {
   return `Usage:\n${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}`;
