@@ -6,6 +6,7 @@
  *      apt-get when running as root, otherwise a clear message and exit 1;
  *   2. node_modules (`npm ci` if absent);
  *   3. `tsc -p tsconfig.json`: e2e tests spawn `node bin/warden.js`, which runs the build;
+ *      then `tsc -p tsconfig.test.json` type-checks the tests (vitest itself does not);
  *   4. `vitest run`, with any extra arguments (`npm test -- test/unit -t idle`), exiting with
  *      vitest's code.
  *
@@ -58,6 +59,8 @@ if (!existsSync(path.join(root, 'node_modules', '.package-lock.json')) || !exist
 
 step('build (tsc -p tsconfig.json)');
 must(npx, ['--no-install', 'tsc', '-p', 'tsconfig.json']);
+step('type-check the tests (tsc -p tsconfig.test.json)');
+must(npx, ['--no-install', 'tsc', '-p', 'tsconfig.test.json']);
 
 step('vitest run');
 const extra = process.argv.slice(2);

@@ -13,7 +13,7 @@ import { startRedis, type RedisHandle } from '../helpers/redis.js';
 import { BASE_OPTIONS, runSsh } from '../helpers/ssh-client.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { startTerminal, type Terminal } from '../helpers/tmux.js';
-import { startWarden, type WardenHandle } from '../helpers/warden.js';
+import { aliceSsh, startWarden, type WardenHandle } from '../helpers/warden.js';
 import { runCli } from '../helpers/warden-process.js';
 
 let redis: RedisHandle;
@@ -36,7 +36,7 @@ afterAll(async () => {
 
 async function shell(login = 'alice@target@audit1'): Promise<Terminal> {
   const term = await startTerminal({
-    command: ['ssh', ...BASE_OPTIONS, '-i', warden.aliceKey, '-o', 'IdentitiesOnly=yes', '-p', String(warden.port), '-l', login, '127.0.0.1'],
+    command: aliceSsh(warden, login),
     cols: 100,
     rows: 30,
   });
@@ -139,7 +139,7 @@ describe('recordings', () => {
     let rec = (await warden.instance.registry.listRecent(20)).find((r) => r.command?.includes('recorded-output'));
     await waitUntil('record finished', async () => Boolean((rec = (await warden.instance.registry.listRecent(20)).find((r) => r.command?.includes('recorded-output')))));
     if (!rec) throw new Error('no record');
-    await waitUntil('recording finalised', async () => Boolean((await warden.instance.registry.get(rec.id))?.recordingSha256));
+    await waitUntil('recording finalised', async () => Boolean((await warden.instance.registry.get(rec!.id))?.recordingSha256));
     const stored = (await warden.instance.registry.get(rec.id))!;
     expect(stored.recording).toMatch(/\.cast\.gz$/);
     const cast = gunzipSync(readFileSync(stored.recording!)).toString('utf8');
@@ -164,7 +164,7 @@ describe('recordings', () => {
     let rec = (await warden.instance.registry.listRecent(20)).find((r) => r.command?.includes('line-$i'));
     await waitUntil('record finished', async () => Boolean((rec = (await warden.instance.registry.listRecent(20)).find((r) => r.command?.includes('line-$i')))));
     if (!rec) throw new Error('no record');
-    await waitUntil('recording finalised', async () => Boolean((await warden.instance.registry.get(rec.id))?.recordingSha256));
+    await waitUntil('recording finalised', async () => Boolean((await warden.instance.registry.get(rec!.id))?.recordingSha256));
     const ok = await runCli(['verify', rec.id.slice(0, 14), '--config', warden.configFile]);
     expect(ok.stdout).toMatch(/^OK: .* is intact \(\d+ chunks/);
     expect(ok.code).toBe(0);

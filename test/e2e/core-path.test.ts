@@ -11,7 +11,7 @@ import { startRedis, type RedisHandle } from '../helpers/redis.js';
 import { runScp, runSftp, runSsh } from '../helpers/ssh-client.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { startTerminal } from '../helpers/tmux.js';
-import { ALICE_PASSWORD, startWarden, type WardenHandle } from '../helpers/warden.js';
+import { aliceSsh, ALICE_PASSWORD, startWarden, type WardenHandle } from '../helpers/warden.js';
 
 let redis: RedisHandle;
 let sshd: SshdHandle;
@@ -84,7 +84,7 @@ describe('exec through Warden', () => {
 describe('pty shell', () => {
   it('passes the terminal size and a resize through to the target (stty size)', async () => {
     const term = await startTerminal({
-      command: ['ssh', '-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-i', warden.aliceKey, '-o', 'IdentitiesOnly=yes', '-p', String(warden.port), '-l', 'alice@target@web1', '127.0.0.1'],
+      command: aliceSsh(warden, 'alice@target@web1'),
       cols: 100,
       rows: 30,
     });
@@ -109,7 +109,7 @@ describe('pty shell', () => {
 
   it('shows a menu of grants to a login without a target; a number connects', async () => {
     const term = await startTerminal({
-      command: ['ssh', '-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-i', warden.aliceKey, '-o', 'IdentitiesOnly=yes', '-p', String(warden.port), '-l', 'alice', '127.0.0.1'],
+      command: aliceSsh(warden, 'alice'),
       cols: 100,
       rows: 30,
     });

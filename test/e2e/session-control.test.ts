@@ -13,6 +13,7 @@ import { BASE_OPTIONS, runSsh } from '../helpers/ssh-client.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { startTerminal } from '../helpers/tmux.js';
 import { runCli, spawnWarden, type WardenProcess } from '../helpers/warden-process.js';
+import { aliceSsh } from '../helpers/warden.js';
 
 let redis: RedisHandle;
 let sshd: SshdHandle;
@@ -111,7 +112,7 @@ describe('kill', () => {
 describe('idle timeout', () => {
   it('warns, a key press resets the clock, then disconnects with the message', async () => {
     const term = await startTerminal({
-      command: ['ssh', ...BASE_OPTIONS, '-i', a.aliceKey, '-o', 'IdentitiesOnly=yes', '-p', String(a.port), '-l', 'alice@target@idle1', '127.0.0.1'],
+      command: aliceSsh(a, 'alice@target@idle1'),
       cols: 100,
       rows: 30,
     });
@@ -162,7 +163,7 @@ describe('instance loss and Redis outage', () => {
 
   it('restarting Redis keeps live sessions flowing, and a kill right after the restart works', async () => {
     const term = await startTerminal({
-      command: ['ssh', ...BASE_OPTIONS, '-i', b.aliceKey, '-o', 'IdentitiesOnly=yes', '-p', String(b.port), '-l', 'alice@target@web1', '127.0.0.1'],
+      command: aliceSsh(b, 'alice@target@web1'),
       cols: 100,
       rows: 30,
     });

@@ -13,8 +13,14 @@ import { hashPassword } from '../../src/password.js';
 import { makeTempDir, removeTempDir } from './processes.js';
 import { uniquePrefix } from './redis.js';
 import type { SshdHandle } from './sshd.js';
+import { BASE_OPTIONS } from './ssh-client.js';
 
 export const ALICE_PASSWORD = 'alice-secret-pw';
+
+/** argv of the real ssh client logging in to Warden as alice with her key (for tmux). */
+export function aliceSsh(w: { port: number; aliceKey: string }, login: string): string[] {
+  return ['ssh', ...BASE_OPTIONS, '-i', w.aliceKey, '-o', 'IdentitiesOnly=yes', '-p', String(w.port), '-l', login, '127.0.0.1'];
+}
 
 export interface WardenHandle {
   instance: Instance;

@@ -56,7 +56,7 @@ describe('verifyRecording', () => {
   for (const k of [0, 3, 6]) {
     it(`names chunk ${k} when one of its bytes is modified`, async () => {
       const data = await cast();
-      data[chain[k]!.offset + 5] ^= 0x01;
+      data[chain[k]!.offset + 5]! ^= 0x01;
       await writeFile(file, data);
       expect(await verifyRecording(file)).toMatchObject({ ok: false, chunk: k, problem: 'modified' });
     });
@@ -107,7 +107,7 @@ describe('verifyRecording', () => {
   it('catches a consistently rewritten chain only with the expected head', async () => {
     // The attacker edits chunk 3 and recomputes every hash and link after it.
     const data = await cast();
-    data[chain[3]!.offset + 5] ^= 0x01;
+    data[chain[3]!.offset + 5]! ^= 0x01;
     await writeFile(file, data);
     let prev = GENESIS;
     const forged = chain.map((e) => {
@@ -131,7 +131,7 @@ describe('verifyRecording', () => {
     const data = gunzipSync(await readFile(gzFile));
     await writeFile(gzFile, gzipSync(without(data, 2)));
     expect(await verifyRecording(gzFile)).toMatchObject({ ok: false, chunk: 2, problem: 'deleted' });
-    data[chain[5]!.offset + 3] ^= 0x01;
+    data[chain[5]!.offset + 3]! ^= 0x01;
     await writeFile(gzFile, gzipSync(data));
     expect(await verifyRecording(gzFile)).toMatchObject({ ok: false, chunk: 5, problem: 'modified' });
   });
