@@ -8,7 +8,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, makeTempDir, removeTempDir, waitUntil } from '../helpers/processes.js';
 import { startRedis, type RedisHandle } from '../helpers/redis.js';
-import { runScp, runSftp, runSsh } from '../helpers/ssh-client.js';
+import { BASE_OPTIONS, runScp, runSftp, runSsh } from '../helpers/ssh-client.js';
+import { spawn } from 'node:child_process';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { startTerminal } from '../helpers/tmux.js';
 import { aliceSsh, ALICE_PASSWORD, startWarden, type WardenHandle } from '../helpers/warden.js';
@@ -69,6 +70,34 @@ describe('exec through Warden', () => {
     const rec = (await warden.instance.registry.listRecent(20)).find((r) => r.command?.includes('signal-check'))!;
     expect(rec.exitStatus).toBe('signal SIGTERM');
   });
+
+  it('passes LANG and LC_* to the target, and no other variables', async () => {
+    const res = await asAlice('alice@target@web1', 'echo "lang=$LANG lc=$LC_WARDEN other=$WARDEN_OTHER"', {
+      extraArgs: ['-o', 'SetEnv=LANG=C.UTF-8 LC_WARDEN=yes WARDEN_OTHER=leak'],
+    });
+    expect(res.stdout.toString()).toBe('lang=C.UTF-8 lc=yes other=\n');
+  });
+
+  it('applies backpressure: a client that stops reading pauses the target, not Warden\'s memory', async () => {
+    const total = 96 * 1024 * 1024;
+    const child = spawn('ssh', [...BASE_OPTIONS, '-i', warden.aliceKey, '-o', 'IdentitiesOnly=yes', '-p', String(warden.port), '-l', 'alice@target@web1', '127.0.0.1', `head -c ${total} /dev/zero`]);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let received = 0;
+    child.stdout.once('data', (d: Buffer) => {
+      received += d.length;
+      child.stdout.pause();
+    });
+    await waitUntil('first bytes', async () => received > 0);
+    const before = process.memoryUsage();
+    await new Promise((r) => setTimeout(r, 3_000));
+    const during = process.memoryUsage();
+    // With the reader stopped, at most the SSH windows and socket buffers are in flight.
+    expect(during.arrayBuffers + during.external - (before.arrayBuffers + before.external)).toBeLessThan(32 * 1024 * 1024);
+    child.stdout.on('data', (d: Buffer) => (received += d.length));
+    child.stdout.resume();
+    expect(await exited).toBe(0);
+    expect(received).toBe(total);
+  }, 60_000);
 
   it('records the session in the registry with its outcome', async () => {
     const res = await asAlice('alice@target@web1', 'echo registry-check; exit 7');

@@ -52,3 +52,10 @@ describe('end messages', () => {
     expect(endMessage({ reason: 'idle_timeout', detail: '30m' })).toBe('Disconnected after 30m idle');
   });
 });
+
+describe('ssh2 native crypto', () => {
+  it('is built (package.json allowScripts lets its install script run)', async () => {
+    const { nativeCryptoAvailable } = await import('../../src/native-check.js');
+    expect(nativeCryptoAvailable()).toBe(true);
+  });
+});
