@@ -7,6 +7,8 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './redis-keys.js';
 
+const LOOKUP_TIMEOUT_MS = 250;
+
 export interface PenaltyRules {
   threshold: number;
   windowMs: number;
@@ -19,18 +21,28 @@ export class AuthPenalty {
     private readonly rules: PenaltyRules,
   ) {}
 
-  /** True if the address is over the threshold. Fails open when Redis cannot answer. */
+  /**
+   * True if the address is over the threshold. Fails open, and at once, when Redis cannot
+   * answer: a login must never wait on the registry (the outage policy decides after auth).
+   */
   async blocked(source: string): Promise<boolean> {
-    if (this.rules.threshold <= 0) return false;
+    if (this.rules.threshold <= 0 || this.redis.status !== 'ready') return false;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return Number((await this.redis.get(this.keys.authFailures(source))) ?? 0) >= this.rules.threshold;
+      const count = await Promise.race([
+        this.redis.get(this.keys.authFailures(source)),
+        new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), LOOKUP_TIMEOUT_MS))),
+      ]);
+      return Number(count ?? 0) >= this.rules.threshold;
     } catch {
       return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   failed(source: string): void {
-    if (this.rules.threshold <= 0) return;
+    if (this.rules.threshold <= 0 || this.redis.status !== 'ready') return;
     const key = this.keys.authFailures(source);
     // The window starts at the first failure and is not extended: a blocked source is let in
     // again once it has stayed away.

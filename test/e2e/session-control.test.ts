@@ -109,6 +109,23 @@ describe('kill', () => {
   });
 });
 
+describe('kill by user', () => {
+  it('kills every live session of a user across instances', async () => {
+    const onA = openSession(a, 'user-a');
+    const onB = openSession(b, 'user-b');
+    await liveRecord('user-a', onA);
+    await liveRecord('user-b', onB);
+    const res = await runCli(['kill', '--user', 'alice', '--by', 'frank', '--config', a.configFile]);
+    expect(res.code).toBe(0);
+    expect(res.stdout.match(/Killed session/g)).toHaveLength(2);
+    expect(await onA.exited).toBe(255);
+    expect(await onB.exited).toBe(255);
+    expect(onB.err()).toContain('Terminated by admin frank');
+    const none = await runCli(['kill', '--user', 'alice', '--config', a.configFile]);
+    expect(none.stdout).toContain('No live sessions of user alice.');
+  });
+});
+
 describe('idle timeout', () => {
   it('warns, a key press resets the clock, then disconnects with the message', async () => {
     const term = await startTerminal({
