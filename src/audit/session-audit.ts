@@ -54,6 +54,8 @@ export class SessionAudit {
   private readonly filter: CommandFilter;
   private readonly started = Date.now();
   private lastKeyAt = 0;
+  /** Bytes of binary output left out of the recording (0: none so far). */
+  private binaryBytes = 0;
 
   constructor(private readonly o: SessionAuditOptions) {
     const day = new Date(this.started).toISOString().slice(0, 10);
@@ -101,6 +103,18 @@ export class SessionAudit {
   }
 
   output(data: Buffer): void {
+    if (this.binaryBytes > 0) {
+      this.binaryBytes += data.length;
+      return;
+    }
+    // A channel without a terminal that sends NUL bytes carries a file (scp, tar, rsync), not
+    // text: asciicast cannot represent it (and escaping NULs would cost ~6x the bytes), so it
+    // is left out, with a marker; its size is in the session record.
+    if (!this.o.pty && data.indexOf(0) !== -1) {
+      this.binaryBytes = data.length;
+      this.recorder.marker('warden: binary output from here on is not recorded');
+      return;
+    }
     this.recorder.output(data);
     this.tracker?.output(data);
   }
@@ -208,6 +222,7 @@ export class SessionAudit {
   /** Stop feeding; finish the recording and hand it to the records queue. */
   async close(): Promise<void> {
     this.tracker?.dispose();
+    if (this.binaryBytes > 0) this.recorder.marker(`warden: ${this.binaryBytes} bytes of binary output were not recorded`);
     try {
       const summary = await this.recorder.close();
       this.o.sink.recording({ session: this.o.sessionId, file: summary.file, chainHead: summary.chainHead, bytes: summary.bytes });

@@ -116,6 +116,11 @@ export class AsciicastRecorder {
     this.push(RESIZE, `${cols}x${rows}`, 0);
   }
 
+  /** A marker ("m" event): a note in the timeline, e.g. that output was left out on purpose. */
+  marker(text: string): void {
+    this.push(MARK, text, 0);
+  }
+
   /** The caller should stop reading the target until drained() resolves. */
   get backlogged(): boolean {
     return this.buffered + this.inFlight >= this.pauseAbove;

@@ -158,6 +158,22 @@ describe('recordings', () => {
     expect(replayed.stdout).toContain('recorded-output-23');
   });
 
+  it('leaves binary output of a non-terminal channel out, with a marker', async () => {
+    const res = await runSsh({ port: warden.port, login: 'alice@target@web1', identity: warden.aliceKey, command: 'echo text-first; head -c 300000 /dev/zero' });
+    expect(res.stdout.length).toBe('text-first\n'.length + 300_000);
+    let rec = (await warden.instance.registry.listRecent(20)).find((r) => r.command?.includes('text-first'));
+    await waitUntil('recording finalised', async () => {
+      rec = (await warden.instance.registry.listRecent(20)).find((r) => r.command?.includes('text-first'));
+      return Boolean(rec?.recordingSha256);
+    });
+    const cast = gunzipSync(readFileSync(rec!.recording!)).toString('utf8');
+    expect(cast).toContain('text-first');
+    expect(cast).toContain('"m","warden: binary output from here on is not recorded"');
+    expect(cast).toMatch(/"m","warden: \d+ bytes of binary output were not recorded"/);
+    expect(cast).not.toContain('\\u0000');
+    expect(rec!.bytesOut).toBeGreaterThanOrEqual(300_000);
+  });
+
   it('warden verify passes an intact recording and names the tampered chunk', async () => {
     const res = await runSsh({ port: warden.port, login: 'alice@target@web1', identity: warden.aliceKey, command: 'for i in 1 2 3; do echo line-$i; sleep 1.1; done' });
     expect(res.code).toBe(0);
