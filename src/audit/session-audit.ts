@@ -10,7 +10,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
 import { AsciicastRecorder } from '../recording/asciicast-recorder.js';
-import { CommandTracker, type CommandEntry } from '../commands/command-tracker.js';
+import type { CommandEntry } from '../commands/command-tracker.js';
+import { LazyTracker } from '../commands/lazy-tracker.js';
 import { compileRules, type CommandFilter, type Rule } from '../commands/command-filter.js';
 import { printable } from '../text.js';
 import type { AuditSink, CommandLogEntry } from './audit-queues.js';
@@ -50,7 +51,7 @@ export type Forward = (data: Buffer) => void;
 export class SessionAudit {
   readonly recorder: AsciicastRecorder;
   readonly file: string;
-  private readonly tracker?: CommandTracker;
+  private readonly tracker?: LazyTracker;
   private readonly filter: CommandFilter;
   private readonly started = Date.now();
   private lastKeyAt = 0;
@@ -74,7 +75,7 @@ export class SessionAudit {
     });
     this.filter = compileRules(o.rules);
     if (o.kind === 'shell' && o.pty) {
-      this.tracker = new CommandTracker({
+      this.tracker = new LazyTracker({
         cols: o.pty.cols,
         rows: o.pty.rows,
         onCommand: (e) => this.logCommand(e),

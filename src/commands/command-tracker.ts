@@ -143,6 +143,16 @@ export class CommandTracker {
     return readCommand(buf, this.open.prefix, cursorRow(buf), this.lastPrompt);
   }
 
+  /**
+   * Nothing in progress: no line being typed, none waiting for its newline, no command held,
+   * no full-screen program. Only then may the emulator be dropped (see lazy-tracker.ts).
+   * Releases a held command whose full-screen window has passed.
+   */
+  quiescent(): boolean {
+    if (this.held && !this.inFullscreen && this.now() - this.held.resolvedAt >= this.holdMs) this.release();
+    return !this.disposed && !this.open && this.pending.length === 0 && !this.held && !this.inFullscreen;
+  }
+
   /** Resolves once everything received so far has been parsed and handled. */
   flush(): Promise<void> {
     if (this.disposed) return Promise.resolve();
