@@ -12,7 +12,7 @@ export type AuthVerdict =
   | { kind: 'accept' }
   /** Public key is acceptable; the client must now prove possession with a signature. */
   | { kind: 'pk-ok' }
-  | { kind: 'reject'; counts: boolean; why: string };
+  | { kind: 'reject'; counts: boolean; why: string; blocked?: true };
 
 const keyCache = new WeakMap<object, ParsedKey[]>();
 
@@ -51,4 +51,13 @@ export async function decide(cfg: Config, user: string, ctx: AuthContext): Promi
     default:
       return { kind: 'reject', counts: false, why: `method ${ctx.method} not offered` };
   }
+}
+
+/**
+ * The verdict for one attempt, with the fleet-wide source penalty applied first: a blocked
+ * address gets "reject" whatever it sends (so a correct password does not tell it anything).
+ */
+export async function verdictFor(cfg: Config, user: string, ctx: AuthContext, sourceBlocked: Promise<boolean>): Promise<AuthVerdict> {
+  if (!(await sourceBlocked)) return decide(cfg, user, ctx);
+  return { kind: 'reject', counts: ctx.method !== 'none', why: 'source address blocked after repeated failures', blocked: true };
 }

@@ -6,7 +6,7 @@
  * The data path (relay hooks) only bumps in-memory counters; the registry sees activity
  * through the supervisor's periodic flush.
  */
-import type { AuthContext, Client, Connection, ServerChannel, Session as SshSession } from 'ssh2';
+import type { AuthContext, Client, Connection, Session as SshSession } from 'ssh2';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { sessionMachine, type ConnectInput } from '../machines/session.machine.js';
 import type { EndReason, SessionEnd, SessionEvent } from '../machines/session.types.js';
@@ -18,16 +18,16 @@ import type { HostKeyStore } from './hostkeys.js';
 import { newSessionId } from './ids.js';
 import type { Logger } from './logger.js';
 import type { Registry, SessionRecord } from './registry.js';
-import { decide } from './session-auth.js';
+import { verdictFor } from './session-auth.js';
 import { SessionTimers, type Scheduler } from './session-timers.js';
-import { SessionAudit } from './audit/session-audit.js';
+import { auditChannel, type SessionAudit } from './audit/session-audit.js';
 import type { AuditSink } from './audit/audit-queues.js';
 import type { AuthPenalty } from './auth-penalty.js';
 import { join } from 'node:path';
 import type { Counters } from './counters.js';
-import { socketOf } from './front-door.js';
+import { Farewell } from './session-farewell.js';
 import { connectTarget } from './target-connector.js';
-import { LineReader, TargetMenu } from './target-menu.js';
+import { runMenu } from './target-menu.js';
 import { printable } from './text.js';
 
 export interface SessionDeps {
@@ -51,13 +51,8 @@ export interface SessionDeps {
   onFinished(session: Session, persisted: Promise<void>): void;
 }
 
-/** How long a refused user has to open a channel so the reason can be shown to them. */
-const GOODBYE_WAIT_MS = 5_000;
 /** Reasons where Warden, not the peer, ends things: the user is told why. */
 const QUIET_REASONS = new Set(['client_closed', 'auth_failed', 'auth_timeout']);
-const WARDEN_EXIT_STATUS = 255;
-/** How long a client gets to disconnect after its channels were closed. */
-const CLOSE_GRACE_MS = 2_000;
 
 export class Session {
   readonly id = newSessionId();
@@ -70,8 +65,7 @@ export class Session {
   private target?: Client;
   private ended = false;
   private idle = false;
-  /** Set while the session is over but waiting for a channel to tell the user why. */
-  private goodbye?: { message: string; timer: NodeJS.Timeout };
+  private readonly farewell: Farewell;
   /** Activity in memory (as the grant's policy defines it); flushed to Redis coarsely. */
   lastActivityAt: number;
   dirty = false;
@@ -87,6 +81,7 @@ export class Session {
   ) {
     const now = Date.now();
     this.lastActivityAt = now;
+    this.farewell = new Farewell(client);
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
     this.log = deps.log.child({ session: this.id });
     this.record = {
@@ -152,7 +147,7 @@ export class Session {
     c.on('close', () => this.end({ reason: 'client_closed' }));
     c.on('authentication', (ctx) => this.authenticate(ctx));
     c.on('session', (accept, reject) => {
-      if (this.ended && !this.goodbye) return reject();
+      if (this.ended && !this.farewell.waiting) return reject();
       this.addRelay(accept());
     });
     c.on('tcpip', (_accept, reject, info) => {
@@ -176,27 +171,20 @@ export class Session {
     const methods: Array<'publickey' | 'password'> = ['publickey', 'password'];
     const { penalty } = this.deps;
     this.sourceBlocked ??= penalty ? penalty.blocked(this.record.remote) : Promise.resolve(false);
-    this.sourceBlocked
-      .then(async (blocked) => {
-        if (!blocked) return decide(this.deps.cfg, login.user, ctx);
-        if (ctx.method !== 'none') this.log.warn({ remote: this.record.remote }, 'source refused: too many failed logins');
-        return { kind: 'reject' as const, counts: ctx.method !== 'none', why: 'source address blocked after repeated failures' };
-      })
-      .then(
+    verdictFor(this.deps.cfg, login.user, ctx, this.sourceBlocked).then(
       (verdict) => {
         if (this.ended) return ctx.reject([], false);
         if (verdict.kind === 'pk-ok') return ctx.accept();
-        if (verdict.kind === 'reject') {
-          ctx.reject(methods);
-          if (verdict.counts) {
-            penalty?.failed(this.record.remote);
-            this.deps.audit.info({ event: 'auth_failure', session: this.id, login: printable(ctx.username), method: ctx.method, why: verdict.why, remote: this.record.remote }, 'authentication failed');
-            this.actor.send({ type: 'AUTH_FAILED' });
-          }
-          return;
+        if (verdict.kind === 'accept') {
+          ctx.accept();
+          return this.onAuthenticated(login.user, ctx.username, ctx.method);
         }
-        ctx.accept();
-        this.onAuthenticated(login.user, ctx.username, ctx.method);
+        ctx.reject(methods);
+        if (verdict.blocked && verdict.counts) this.log.warn({ remote: this.record.remote }, 'source refused: too many failed logins');
+        if (!verdict.counts) return;
+        penalty?.failed(this.record.remote);
+        this.deps.audit.info({ event: 'auth_failure', session: this.id, login: printable(ctx.username), method: ctx.method, why: verdict.why, remote: this.record.remote }, 'authentication failed');
+        this.actor.send({ type: 'AUTH_FAILED' });
       },
       (err: Error) => {
         this.log.error({ err: err.message }, 'authentication check failed');
@@ -243,26 +231,15 @@ export class Session {
       return this.end({ reason: 'denied', detail: `name a target to run a command, e.g. ssh ${printable(this.record.user, 64)}@ACCOUNT@ASSET@bastion '...'` });
     }
     this.menuRelay = relay;
-    const menu = new TargetMenu(this.record.user, this.menuChoices);
-    const stream = relay.stream!;
-    const step = (s: ReturnType<TargetMenu['start']>) => {
-      stream.write(s.text);
-      if (s.kind === 'quit') this.end({ reason: 'client_closed', detail: 'left the menu' });
-      if (s.kind === 'pick') {
-        // Keystrokes typed from here on belong to the target's shell: hold them in the
-        // stream until the relay pipes it.
-        stream.removeListener('data', onData);
-        stream.pause();
-        this.permission = s.permission;
-        this.record.asset = s.permission.asset;
-        this.record.account = s.permission.account;
-        this.actor.send({ type: 'TARGET_SELECTED', target: { asset: s.permission.asset, account: s.permission.account } });
-      }
-    };
-    const reader = new LineReader((t) => stream.write(t), (line) => step(menu.line(line)), () => step({ kind: 'quit', text: '\r\n' }));
-    const onData = (d: Buffer) => reader.feed(d);
-    stream.on('data', onData);
-    step(menu.start());
+    runMenu(relay.stream!, this.record.user, this.menuChoices, {
+      onQuit: () => this.end({ reason: 'client_closed', detail: 'left the menu' }),
+      onPick: (p) => {
+        this.permission = p;
+        this.record.asset = p.asset;
+        this.record.account = p.account;
+        this.actor.send({ type: 'TARGET_SELECTED', target: { asset: p.asset, account: p.account } });
+      },
+    });
   }
 
   // --- target -----------------------------------------------------------------------------
@@ -290,23 +267,18 @@ export class Session {
   private attach(relay: ChannelRelay, target: Client): void {
     if (!relay.stream || this.ended) return;
     const { cfg, auditSink } = this.deps;
-    if ((relay.kind === 'shell' || relay.kind === 'exec') && auditSink && cfg.recording.enabled && this.permission) {
-      const audit = new SessionAudit({
+    if (auditSink && this.permission) {
+      const { audit, refused } = auditChannel(relay, {
         sessionId: this.id, user: this.record.user, asset: this.record.asset, account: this.record.account,
-        kind: relay.kind, pty: relay.pty, command: relay.command, rules: this.permission.commands,
+        rules: this.permission.commands, record: cfg.recording.enabled,
         recordingsDir: cfg.recording.dir ?? join(cfg.dataDir, 'recordings'), recordInput: cfg.recording.input,
         sink: auditSink, audit: this.deps.audit, log: this.log,
       });
-      this.audits.set(relay, audit);
-      if (relay.kind === 'exec') {
-        const verdict = audit.checkExec();
-        if (!verdict.allowed) {
-          relay.say(`${verdict.message}\n`);
-          return relay.end(1);
-        }
+      if (audit) this.audits.set(relay, audit);
+      if (refused) {
+        relay.say(`${refused}\n`);
+        return relay.end(1);
       }
-      if (audit.filtering) relay.gate = (d, forward) => audit.gate(d, forward, (t) => relay.say(t));
-      this.log.debug({ kind: relay.kind, rules: this.permission.commands.length, filtering: audit.filtering }, 'channel audit started');
     }
     relay.attach(target);
   }
@@ -315,7 +287,7 @@ export class Session {
 
   private readonly hooks: RelayHooks = {
     onStart: (relay) => {
-      if (this.goodbye) return this.sayGoodbye(relay);
+      if (this.farewell.waiting) return this.farewell.onChannel(relay);
       if (this.record.kind === 'pending') {
         this.record.kind = relay.kind;
         if (relay.command) this.record.command = printable(relay.command, 1024);
@@ -391,20 +363,7 @@ export class Session {
     this.target?.end();
     const recordingsClosed = Promise.all([...this.audits.values()].map((a) => a.close()));
     const message = QUIET_REASONS.has(end.reason) || end.reason === 'target_closed' ? undefined : endMessage(end);
-    const open = [...this.relays].filter((r) => r.stream);
-    if (message && open.length > 0) {
-      for (const relay of open) {
-        relay.say(`\r\n${message}\r\n`);
-        relay.end(WARDEN_EXIT_STATUS);
-      }
-      this.closeSoon();
-    } else if (message && rec.user) {
-      // Authenticated but no channel yet: wait briefly for one so the user reads why.
-      this.goodbye = { message, timer: setTimeout(() => this.disconnect(), GOODBYE_WAIT_MS) };
-    } else {
-      for (const relay of this.relays) relay.end();
-      this.disconnect();
-    }
+    this.farewell.leave(this.relays, message, rec.user !== '');
     const final = { ...rec, reason: end.reason };
     const persisted = registry
       .finish(final)
@@ -419,32 +378,5 @@ export class Session {
       .then(() => {}, () => {})
       .finally(() => this.resolveFinished());
     this.deps.onFinished(this, persisted);
-  }
-
-  private sayGoodbye(relay: ChannelRelay): void {
-    relay.say(`${this.goodbye!.message}\r\n`);
-    relay.end(WARDEN_EXIT_STATUS);
-    clearTimeout(this.goodbye!.timer);
-    this.closeSoon();
-  }
-
-  /**
-   * After Warden closed the channels, the OpenSSH client disconnects by itself (and prints no
-   * "Received disconnect" noise); this is the backstop for clients that do not.
-   */
-  private closeSoon(): void {
-    setTimeout(() => this.disconnect(), CLOSE_GRACE_MS).unref();
-  }
-
-  /** Send SSH disconnect and half-close; a peer that ignores it loses the socket shortly after. */
-  private disconnect(): void {
-    this.client.end();
-    const socket = socketOf(this.client);
-    if (socket && !socket.destroyed) setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
-  }
-
-  /** The client streams of open channels (for tests and the menu). */
-  streams(): ServerChannel[] {
-    return [...this.relays].flatMap((r) => (r.stream ? [r.stream] : []));
   }
 }

@@ -102,3 +102,30 @@ export class LineReader {
     }
   }
 }
+
+/**
+ * Run the menu on a client channel until the user picks a target or quits. On a pick the
+ * stream is paused: keys typed from then on belong to the target's shell and stay buffered
+ * until the relay pipes the stream.
+ */
+export function runMenu(
+  stream: NodeJS.ReadWriteStream,
+  user: string,
+  choices: Permission[],
+  on: { onPick(p: Permission): void; onQuit(): void },
+): void {
+  const menu = new TargetMenu(user, choices);
+  const step = (s: MenuStep) => {
+    stream.write(s.text);
+    if (s.kind === 'quit') on.onQuit();
+    if (s.kind === 'pick') {
+      stream.removeListener('data', onData);
+      stream.pause();
+      on.onPick(s.permission);
+    }
+  };
+  const reader = new LineReader((t) => stream.write(t), (line) => step(menu.line(line)), () => step({ kind: 'quit', text: '\r\n' }));
+  const onData = (d: Buffer) => reader.feed(d);
+  stream.on('data', onData);
+  step(menu.start());
+}

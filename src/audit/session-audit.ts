@@ -15,6 +15,7 @@ import { LazyTracker } from '../commands/lazy-tracker.js';
 import { compileRules, type CommandFilter, type Rule } from '../commands/command-filter.js';
 import { printable } from '../text.js';
 import type { AuditSink, CommandLogEntry } from './audit-queues.js';
+import type { ChannelRelay } from '../channel-relay.js';
 
 export interface SessionAuditOptions {
   sessionId: string;
@@ -25,6 +26,8 @@ export interface SessionAuditOptions {
   pty?: { term: string; cols: number; rows: number };
   command?: string;
   rules: readonly Rule[];
+  /** Record the channel (asciicast); the command log and filter work either way. */
+  record: boolean;
   recordingsDir: string;
   recordInput: boolean;
   sink: AuditSink;
@@ -49,8 +52,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
 export type Forward = (data: Buffer) => void;
 
 export class SessionAudit {
-  readonly recorder: AsciicastRecorder;
-  readonly file: string;
+  readonly recorder?: AsciicastRecorder;
   private readonly tracker?: LazyTracker;
   private readonly filter: CommandFilter;
   private readonly started = Date.now();
@@ -59,20 +61,7 @@ export class SessionAudit {
   private binaryBytes = 0;
 
   constructor(private readonly o: SessionAuditOptions) {
-    const day = new Date(this.started).toISOString().slice(0, 10);
-    const dir = join(o.recordingsDir, day);
-    mkdirSync(dir, { recursive: true });
-    this.file = join(dir, `${o.sessionId}.cast`);
-    this.recorder = new AsciicastRecorder({
-      file: this.file,
-      width: o.pty?.cols ?? 80,
-      height: o.pty?.rows ?? 24,
-      term: o.pty?.term,
-      title: `${o.sessionId} ${o.user} → ${o.account}@${o.asset}`,
-      command: o.command,
-      recordInput: o.recordInput,
-      onError: (err) => o.log.error({ err: err.message }, 'recording failed; the session continues unrecorded'),
-    });
+    if (o.record) this.recorder = this.startRecording();
     this.filter = compileRules(o.rules);
     if (o.kind === 'shell' && o.pty) {
       this.tracker = new LazyTracker({
@@ -90,6 +79,22 @@ export class SessionAudit {
     } else {
       this.logCommand({ command: o.command ?? '', at: this.started }, { tag: 'exec' });
     }
+  }
+
+  private startRecording(): AsciicastRecorder {
+    const o = this.o;
+    const dir = join(o.recordingsDir, new Date(this.started).toISOString().slice(0, 10));
+    mkdirSync(dir, { recursive: true });
+    return new AsciicastRecorder({
+      file: join(dir, `${o.sessionId}.cast`),
+      width: o.pty?.cols ?? 80,
+      height: o.pty?.rows ?? 24,
+      term: o.pty?.term,
+      title: `${o.sessionId} ${o.user} → ${o.account}@${o.asset}`,
+      command: o.command,
+      recordInput: o.recordInput,
+      onError: (err) => o.log.error({ err: err.message }, 'recording failed; the session continues unrecorded'),
+    });
   }
 
   /** Whether an exec command may run at all; logs and audits a refusal. */
@@ -113,22 +118,22 @@ export class SessionAudit {
     // is left out, with a marker; its size is in the session record.
     if (!this.o.pty && data.indexOf(0) !== -1) {
       this.binaryBytes = data.length;
-      this.recorder.marker('warden: binary output from here on is not recorded');
+      this.recorder?.marker('warden: binary output from here on is not recorded');
       return;
     }
-    this.recorder.output(data);
+    this.recorder?.output(data);
     this.tracker?.output(data);
   }
 
   input(data: Buffer): void {
-    this.recorder.input(data);
+    this.recorder?.input(data);
     // With a filter, the gate feeds the tracker itself, in step with what reaches the target,
     // so the line is still open when it is judged at Enter.
     if (!this.filtering) this.tracker?.input(data);
   }
 
   resize(cols: number, rows: number): void {
-    this.recorder.resize(cols, rows);
+    this.recorder?.resize(cols, rows);
     this.tracker?.resize(cols, rows);
   }
 
@@ -223,6 +228,7 @@ export class SessionAudit {
   /** Stop feeding; finish the recording and hand it to the records queue. */
   async close(): Promise<void> {
     this.tracker?.dispose();
+    if (!this.recorder) return;
     if (this.binaryBytes > 0) this.recorder.marker(`warden: ${this.binaryBytes} bytes of binary output were not recorded`);
     try {
       const summary = await this.recorder.close();
@@ -231,4 +237,22 @@ export class SessionAudit {
       this.o.log.error({ err: (err as Error).message }, 'could not close the recording');
     }
   }
+}
+
+/**
+ * Start auditing a shell or exec channel: recording (if enabled), command log and filter.
+ * Returns the refusal message when an exec command is denied (the channel must not open).
+ */
+export function auditChannel(
+  relay: ChannelRelay,
+  o: Omit<SessionAuditOptions, 'kind' | 'pty' | 'command'>,
+): { audit?: SessionAudit; refused?: string } {
+  if (relay.kind !== 'shell' && relay.kind !== 'exec') return {};
+  const audit = new SessionAudit({ ...o, kind: relay.kind, pty: relay.pty, command: relay.command });
+  if (relay.kind === 'exec') {
+    const verdict = audit.checkExec();
+    if (!verdict.allowed) return { audit, refused: verdict.message };
+  }
+  if (audit.filtering) relay.gate = (d, forward) => audit.gate(d, forward, (t) => relay.say(t));
+  return { audit };
 }

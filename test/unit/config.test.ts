@@ -37,7 +37,7 @@ describe('config', () => {
     expect(cfg.hostKeyFile).toBe('/etc/warden/data/host_ed25519');
     expect(cfg.accounts.deploy!.privateKeyFile).toBe('/etc/warden/keys/deploy');
     expect(cfg.assets.web2!.port).toBe(22);
-    expect(cfg.auth).toEqual({ maxTries: 6, loginGraceTime: 60_000 });
+    expect(cfg.auth).toEqual({ maxTries: 6, loginGraceTime: 60_000, penaltyThreshold: 30, penaltyWindow: 600_000 });
     expect(cfg.redis).toBeUndefined();
   });
 
