@@ -23,7 +23,7 @@ export interface KillRequest {
 }
 
 export class ControlClient {
-  private readonly queues = new Map<string, { queue: Queue; events: QueueEvents }>();
+  private readonly queues = new Map<string, { queue: Queue; events: QueueEvents; blocking: Redis }>();
   private readonly instances: InstanceRegistry;
 
   constructor(
@@ -34,12 +34,16 @@ export class ControlClient {
     this.instances = new InstanceRegistry(redis, keys);
   }
 
-  private async channel(instance: string): Promise<{ queue: Queue; events: QueueEvents }> {
+  private async channel(instance: string): Promise<{ queue: Queue; events: QueueEvents; blocking: Redis }> {
     let ch = this.queues.get(instance);
     if (!ch) {
       const name = this.keys.controlQueue(instance);
       const opts = { connection: this.redis, prefix: this.keys.bullPrefix };
-      ch = { queue: new Queue(name, opts), events: new QueueEvents(name, { ...opts, connection: this.redis.duplicate({ maxRetriesPerRequest: null }) }) };
+      // QueueEvents blocks on XREAD, so it needs its own connection (which BullMQ does not
+      // close when it is handed in: close() does).
+      const blocking = this.redis.duplicate({ maxRetriesPerRequest: null });
+      blocking.on('error', () => {});
+      ch = { queue: new Queue(name, opts), events: new QueueEvents(name, { ...opts, connection: blocking }), blocking };
       this.queues.set(instance, ch);
       await ch.events.waitUntilReady();
     }
@@ -75,9 +79,10 @@ export class ControlClient {
   }
 
   async close(): Promise<void> {
-    for (const { queue, events } of this.queues.values()) {
+    for (const { queue, events, blocking } of this.queues.values()) {
       await events.close().catch(() => {});
       await queue.close().catch(() => {});
+      blocking.disconnect();
     }
   }
 }

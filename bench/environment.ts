@@ -1,0 +1,97 @@
+/**
+ * What the numbers were measured on, and two sanity checks that decide whether they mean
+ * anything: the target account's shell runs no rc files, and which ciphers each hop uses.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../src/config.js';
+import { nativeCryptoAvailable } from '../src/native-check.js';
+import { REPO_ROOT } from '../test/helpers/redis.js';
+import { sshCommand } from '../test/helpers/ssh-client.js';
+import { exited, spawnSsh } from './openssh.js';
+import type { BenchEnv, SshInvocation } from './setup.js';
+
+function versionOf(cmd: string, args: string[]): string {
+  // ssh -V and sshd -V print on stderr (older sshd -V also exits 1).
+  const res = spawnSync(cmd, args, { encoding: 'utf8' });
+  return `${res.stdout ?? ''}${res.stderr ?? ''}`.trim().split('\n')[0] || '?';
+}
+
+export function machineInfo(): string[] {
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '?';
+  let nproc = String(os.availableParallelism());
+  try {
+    nproc = execFileSync('nproc', { encoding: 'utf8' }).trim();
+  } catch {
+    // keep Node's figure
+  }
+  const sshClient = versionOf('ssh', ['-V']);
+  let ssh2Version = '?';
+  try {
+    ssh2Version = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules', 'ssh2', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    // unknown
+  }
+  return [
+    `date: ${new Date().toISOString()}`,
+    `nproc: ${nproc}; CPU: ${cpu}; memory: ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; kernel: ${os.release()}`,
+    `node: ${process.version}; OpenSSH client: ${sshClient}; sshd: ${versionOf('/usr/sbin/sshd', ['-V'])}`,
+    `ssh2: ${ssh2Version}, native crypto binding: ${nativeCryptoAvailable() ? 'yes' : 'NO (relay ~15x slower)'}`,
+  ];
+}
+
+async function run(inv: SshInvocation): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawnSsh(inv, 'ignore');
+  let stdout = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (d: string) => (stdout += d));
+  const res = await exited(child, 30_000, new AbortController().signal);
+  return { code: res.code, stdout, stderr: res.stderr };
+}
+
+/** "chacha20-poly1305@openssh.com" (both directions) from `ssh -v` / sshd DEBUG1 output. */
+function ciphers(text: string): string[] {
+  const found = new Set<string>();
+  for (const m of text.matchAll(/kex: (?:client->server|server->client) cipher: (\S+) MAC: (\S+)/g)) {
+    found.add(m[2] === '<implicit>' ? m[1]! : `${m[1]} + ${m[2]}`);
+  }
+  const kex = new Set([...text.matchAll(/kex: algorithm: (\S+)/g)].map((m) => m[1]!));
+  return [...found].map((c) => `${c}${kex.size ? ` (kex ${[...kex].join('/')})` : ''}`);
+}
+
+export async function sanityChecks(env: BenchEnv): Promise<{ lines: string[]; problems: string[] }> {
+  const lines: string[] = [];
+  const problems: string[] = [];
+
+  try {
+    const cfg = loadConfig(env.warden.configFile) as { recording?: { enabled?: boolean; input?: boolean } };
+    const rec = cfg.recording;
+    lines.push(
+      `Warden config: recording ${rec === undefined ? 'not supported' : rec.enabled ? `ON (input ${rec.input ? 'on' : 'off'})` : 'off'}` +
+        `${env.wardenYaml ? `; extra YAML: \`${env.wardenYaml.replace(/\s+/g, ' ').trim()}\`` : ' (defaults of writeWardenConfig)'}`,
+    );
+  } catch (err) {
+    problems.push(`cannot read Warden's config back: ${(err as Error).message}`);
+  }
+
+  // rc files: bash sources ~/.bashrc even for `ssh host cmd` (Debian), so they must be empty.
+  const rc = await run(env.paths.direct.ssh('echo "$0"; cat ~/.bashrc ~/.profile ~/.bash_profile ~/.bash_login 2>/dev/null | wc -c'));
+  const [shell, rcBytes] = rc.stdout.trim().split('\n');
+  lines.push(`target user ${env.target.user}: shell \`${shell}\`, rc files ${rcBytes?.trim()} bytes`);
+  if (rc.code !== 0 || rcBytes?.trim() !== '0') problems.push(`the target user's rc files are not empty (${rcBytes?.trim()} bytes): session figures include them`);
+
+  const direct = await run(env.paths.direct.ssh('true', ['-v']));
+  const viaWarden = await run(
+    sshCommand({ port: env.warden.port, login: env.wardenLogin('probe'), identity: env.warden.aliceKey, command: 'true', extraArgs: ['-v'] }),
+  );
+  const jump = await run(env.paths.proxyjump.ssh('true', ['-v']));
+  const targetHop = ciphers(env.probe.log());
+  lines.push(`cipher direct (OpenSSH → sshd): ${ciphers(direct.stderr).join(', ') || '?'}`);
+  lines.push(`cipher Warden hop 1 (OpenSSH → Warden): ${ciphers(viaWarden.stderr).join(', ') || '?'}`);
+  lines.push(`cipher Warden hop 2 (Warden → sshd, from the probe sshd's DEBUG1 log): ${targetHop.join(', ') || '?'}`);
+  lines.push(`cipher ProxyJump inner (OpenSSH → target through the jump): ${ciphers(jump.stderr).join(', ') || '?'}; the jump hop is OpenSSH ↔ OpenSSH with the same defaults`);
+  if (viaWarden.code !== 0) problems.push(`cipher probe through Warden failed (exit ${viaWarden.code}): ${viaWarden.stderr.split('\n').filter((l) => !l.startsWith('debug')).join(' ')}`);
+  return { lines, problems };
+}
