@@ -29,6 +29,10 @@ export class SessionTimers {
     private readonly onWarn: (kind: 'idle_warnings' | 'idle_timeouts' | 'max_duration') => void,
   ) {}
 
+  get armed(): boolean {
+    return this.policy !== undefined;
+  }
+
   /** Start both clocks (once the session has a target and so a policy). */
   arm(policy: SessionPolicy, now = Date.now()): void {
     if (this.policy || !this.scheduler) return;

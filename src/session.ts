@@ -343,7 +343,12 @@ export class Session {
 
   private recordState(state: SessionRecord['state']): void {
     this.record.state = state;
-    if (state === 'proxying' && this.permission) this.timers.arm(this.permission.policy);
+    if (state === 'proxying' && this.permission && !this.timers.armed) {
+      // The idle clock starts when the user can use the session, not at the TCP accept: a
+      // slow target login must not eat into the user's idle allowance.
+      this.lastActivityAt = Date.now();
+      this.timers.arm(this.permission.policy);
+    }
     const { user, asset, account, kind } = this.record;
     void this.deps.registry.update(this.id, { state, user, asset, account, kind }).catch((err) => this.log.warn({ err: (err as Error).message }, 'registry update failed'));
   }
