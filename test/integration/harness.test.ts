@@ -171,7 +171,8 @@ describe('sshd helper + OpenSSH clients', () => {
     const own = await startSshd();
     // A session that would outlive its listener if stop() only killed the listener.
     const pending = runSsh({ port: own.port, login: own.user, identity: own.clientKeyPath, command: 'sleep 60', timeoutMs: 20_000 });
-    await own.waitForLog(/Accepted publickey/);
+    // Wait until the session's own processes exist, so stop() sees the whole tree.
+    await own.waitForLog(/Starting session: command/);
     const started = Date.now();
     await own.stop();
     const res = await pending;
