@@ -133,9 +133,6 @@ export class ChannelRelay {
     const client = this.stream!;
     this.target = target;
     target.on('error', (err: Error) => this.log.debug({ err: err.message }, 'target channel error'));
-    client.on('data', (d: Buffer) => this.hooks.onInput(this, d));
-    target.on('data', (d: Buffer) => this.hooks.onOutput(this, d));
-    target.stderr.on('data', (d: Buffer) => this.hooks.onOutput(this, d));
     // Client EOF becomes target EOF. Towards the client, ssh2 drops an exit status sent after
     // EOF, while sshd sends EOF first: so a target EOF is held until the exit status has been
     // forwarded (or the channel closes), and the client sees data, exit status, EOF, close.
@@ -143,6 +140,11 @@ export class ChannelRelay {
     else client.pipe(target);
     target.pipe(client, { end: false });
     target.stderr.pipe(client.stderr, { end: false });
+    // Audit and activity listeners come after the pipes: each chunk is forwarded first, then
+    // recorded, so bookkeeping never sits between a keystroke and its echo.
+    client.on('data', (d: Buffer) => this.hooks.onInput(this, d));
+    target.on('data', (d: Buffer) => this.hooks.onOutput(this, d));
+    target.stderr.on('data', (d: Buffer) => this.hooks.onOutput(this, d));
     let exited = false;
     let eofPending = false;
     target.once('end', () => {
