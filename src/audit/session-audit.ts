@@ -175,7 +175,7 @@ export class SessionAudit {
         continue;
       }
       const verdict = this.filter.check(line);
-      this.o.log.debug({ line: printable(line, 256), verdict: verdict.action }, 'command filter at Enter');
+      this.o.log.debug({ verdict: verdict.action }, 'command filter at Enter');
       if (verdict.action === 'deny') {
         forward(CLEAR_LINE);
         say(`\r\nCommand refused by policy: ${verdict.message}\r\n`);
