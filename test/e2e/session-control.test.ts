@@ -170,7 +170,7 @@ describe('instance loss and Redis outage', () => {
     await a.kill9();
     await waitUntil('A reaped', async () => (await registry.get(recA.id))?.state === 'finished', { timeoutMs: 10_000 });
     const took = Date.now() - killedAt;
-    expect(took).toBeLessThanOrEqual(2_000 + 500 + 1_000); // lease + reaper period + slack
+    expect(took).toBeLessThanOrEqual(2_000 + 500 + 2_000); // lease + reaper period + slack for a loaded CI machine
     expect(await registry.get(recA.id)).toMatchObject({ reason: 'instance_lost' });
     expect(await registry.get(recB.id)).toMatchObject({ state: 'proxying', instance: 'inst-b' });
     expect(onB.child.exitCode).toBeNull();

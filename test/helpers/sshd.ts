@@ -12,7 +12,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, chmodSync, chownSync, rmSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, chmodSync, chownSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -350,6 +350,15 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdHandle> {
           }
         }
         await waitForExit(proc, 5000);
+        // A connection that was mid-fork during the first pass may have left a child behind
+        // (re-parented by now): its sshd re-exec carries our config path, so find it by that.
+        for (const pid of sshdProcessesUsing(configPath)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
         removeTempDir(dir);
       },
     };
@@ -358,4 +367,18 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdHandle> {
     removeTempDir(dir);
     throw err;
   }
+}
+
+/** Pids of sshd processes whose command line names this config file (per-connection re-execs). */
+function sshdProcessesUsing(configPath: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(configPath)) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
 }
