@@ -40,6 +40,9 @@ async function shell(login = 'alice@target@audit1'): Promise<Terminal> {
     cols: 100,
     rows: 30,
   });
+  // Type at the shell's own prompt, as a person does (keys typed before the prompt has reached
+  // the bastion are a documented limitation of reading commands from the screen).
+  await term.waitFor(/@[\w.-]+:~\$\s*$/m);
   await term.send("PS1='$ '; HISTFILE=/dev/null; cd /tmp");
   await term.sendKey('Enter');
   await term.waitFor(/^\$\s*$/m);
@@ -57,7 +60,7 @@ async function commandsOf(sessionPrefix: string, count: number): Promise<Command
   await waitUntil(`${count} commands logged`, async () => {
     got = (await queryCommands(warden.instance.redis, warden.instance.keys, { session: sessionPrefix, limit: 100 })).reverse();
     return got.length >= count;
-  }, { timeoutMs: 10_000 });
+  }, { timeoutMs: 10_000, details: () => JSON.stringify(got.map((e) => [e.tag, e.command])) });
   return got;
 }
 
