@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './redis-keys.js';
+import { withTimeout } from './timeout.js';
 
 const LOOKUP_TIMEOUT_MS = 250;
 
@@ -27,17 +28,11 @@ export class AuthPenalty {
    */
   async blocked(source: string): Promise<boolean> {
     if (this.rules.threshold <= 0 || this.redis.status !== 'ready') return false;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const count = await Promise.race([
-        this.redis.get(this.keys.authFailures(source)),
-        new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), LOOKUP_TIMEOUT_MS))),
-      ]);
+      const count = await withTimeout(this.redis.get(this.keys.authFailures(source)), LOOKUP_TIMEOUT_MS);
       return Number(count ?? 0) >= this.rules.threshold;
     } catch {
       return false;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './redis-keys.js';
 
-export const COUNTERS = ['kills', 'idle_warnings', 'idle_timeouts', 'max_duration', 'reaped', 'sessions'] as const;
+export const COUNTERS = ['kills', 'idle_warnings', 'idle_timeouts', 'max_duration', 'reaped'] as const;
 export type CounterName = (typeof COUNTERS)[number];
 
 export class Counters {

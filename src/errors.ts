@@ -12,7 +12,6 @@ export const ERRORS = {
   SESSION_NOT_FOUND: 'No session matches that id',
   SESSION_AMBIGUOUS: 'That id prefix matches more than one session',
   RECORDING_NOT_FOUND: 'No recording found for',
-  SSH_BINDING_MISSING: 'ssh2 native crypto binding is missing',
   USAGE: 'Invalid command line',
 } as const;
 export type ErrorCode = keyof typeof ERRORS;

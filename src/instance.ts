@@ -33,7 +33,6 @@ export interface Instance {
   registry: Registry;
   redis: Redis;
   keys: RedisKeys;
-  reaper: Reaper;
   instances: InstanceRegistry;
   counters: Counters;
   stop(reason?: 'shutdown'): Promise<void>;
@@ -203,7 +202,6 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
     redis,
     keys,
     stop: () => (stopping ??= stopAll()),
-    reaper,
     instances,
     counters,
   };

@@ -30,10 +30,6 @@ function parse(hash: string): { opts: ScryptOptions; salt: Buffer; key: Buffer }
   };
 }
 
-export function isPasswordHash(hash: string): boolean {
-  return parse(hash) !== undefined;
-}
-
 /** A fixed hash to verify against when the user is unknown, so timing does not tell. */
 const DUMMY = '$scrypt$N=16384,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
 

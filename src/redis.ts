@@ -11,6 +11,7 @@ import type { Config } from './config.js';
 import { WardenError } from './errors.js';
 import type { Logger } from './logger.js';
 import { packageRoot } from './paths.js';
+import { withTimeout } from './timeout.js';
 
 export function embeddedSocket(cfg: Config): string {
   return join(cfg.dataDir, 'redis.sock');
@@ -118,7 +119,7 @@ export async function startEmbeddedRedis(cfg: Config, log: Logger): Promise<Embe
     stop: async () => {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+      await withTimeout(exited, 5_000);
       if (child.exitCode === null) child.kill('SIGKILL');
     },
   };

@@ -13,6 +13,7 @@ import type { Logger } from './logger.js';
 import type { EndReason } from '../machines/session.types.js';
 import type { Registry, SessionRecord } from './registry.js';
 import { Session, type SessionDeps } from './session.js';
+import { withTimeout } from './timeout.js';
 
 export class Supervisor {
   private readonly sessions = new Map<string, Session>();
@@ -47,10 +48,6 @@ export class Supervisor {
 
   get(id: string): Session | undefined {
     return this.sessions.get(id);
-  }
-
-  all(): IterableIterator<Session> {
-    return this.sessions.values();
   }
 
   /** Write activity and byte counters of sessions that changed, in one pipeline. */
@@ -100,10 +97,7 @@ export class Supervisor {
     for (const s of [...this.sessions.values()]) s.end(end);
     const pending = [...this.persisting];
     if (pending.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
-    await Promise.race([Promise.all(pending), timeout]);
-    clearTimeout(timer);
+    await withTimeout(Promise.all(pending), waitMs);
     if (this.persisting.size) this.log.warn({ pending: this.persisting.size }, 'some session records were not finalised before exit');
   }
 }

@@ -14,6 +14,7 @@ import type { CommandEntry } from '../commands/command-tracker.js';
 import { LazyTracker } from '../commands/lazy-tracker.js';
 import { compileRules, type CommandFilter, type Rule } from '../commands/command-filter.js';
 import { printable } from '../text.js';
+import { withTimeout } from '../timeout.js';
 import type { AuditSink, CommandLogEntry } from './audit-queues.js';
 import type { ChannelRelay } from '../channel-relay.js';
 
@@ -43,11 +44,6 @@ const ECHO_SETTLE_MS = 30;
 const ECHO_WAIT_MAX_MS = 300;
 /** The input path must never hang on the emulator. */
 const JUDGE_TIMEOUT_MS = 2_000;
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]).finally(() => clearTimeout(timer));
-}
 
 export type Forward = (data: Buffer) => void;
 
