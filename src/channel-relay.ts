@@ -8,7 +8,7 @@
  */
 import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel, Session as SshSession } from 'ssh2';
 import type { Logger } from './logger.js';
-import type { SessionKind } from './registry.js';
+import type { ChannelKind } from '../machines/session.types.js';
 import { crlf, printable } from './text.js';
 
 export interface PtyInfo {
@@ -39,7 +39,9 @@ const EMPTY = Buffer.alloc(0);
 export type InputGate = (data: Buffer, forward: (data: Buffer) => void) => void | Promise<void>;
 
 export class ChannelRelay {
-  kind: SessionKind = 'pending';
+  kind: ChannelKind | 'pending' = 'pending';
+  /** Number within the connection (1, 2, ...), given when the channel starts. */
+  n = 0;
   /** When set, user input goes through it instead of straight to the target. */
   gate?: InputGate;
   pty?: PtyInfo;
@@ -95,7 +97,7 @@ export class ChannelRelay {
     session.on('error', (err: Error) => this.log.debug({ err: err.message }, 'client session channel error'));
   }
 
-  private start(kind: SessionKind, stream: ServerChannel | undefined): void {
+  private start(kind: ChannelKind, stream: ServerChannel | undefined): void {
     if (!stream) return;
     this.kind = kind;
     this.stream = stream;

@@ -7,53 +7,28 @@
  */
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { Config } from './config.js';
 import { WardenError } from './errors.js';
-import type { Registry, SessionRecord } from './registry.js';
+import type { SessionRecord } from './registry.js';
+import { CONFIG, config, readStdin, withRegistry, type Command, type Flags } from './cli-common.js';
+import { RECORDING_COMMANDS } from './cli-recordings.js';
 import { age, isoTime, table } from './cli-table.js';
 import { parseDuration } from './duration.js';
 import { printable } from './text.js';
 
-type Flags = Record<string, string | boolean | undefined>;
-interface Command {
-  usage: string;
-  options?: Record<string, { type: 'string' | 'boolean'; short?: string }>;
-  run(flags: Flags, positionals: string[]): Promise<number>;
-}
 
-const CONFIG = { config: { type: 'string' as const, short: 'c' } };
-
-async function config(flags: Flags): Promise<Config> {
-  if (typeof flags.config !== 'string') throw new WardenError('USAGE', '--config FILE is required');
-  const { loadConfig } = await import('./config.js');
-  return loadConfig(flags.config);
-}
-
-async function withRegistry<T>(flags: Flags, fn: (registry: Registry, cfg: Config) => Promise<T>): Promise<T> {
-  const cfg = await config(flags);
-  const [{ connectRedisForCli }, { RedisKeys }, { Registry }] = await Promise.all([import('./redis.js'), import('./redis-keys.js'), import('./registry.js')]);
-  const redis = await connectRedisForCli(cfg);
-  try {
-    return await fn(new Registry(redis, new RedisKeys(cfg.redisPrefix), { retentionMs: cfg.registry.retention, historyMax: cfg.registry.historyMax }), cfg);
-  } finally {
-    redis.disconnect();
-  }
-}
-
-function readStdin(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = '';
-    process.stdin.setEncoding('utf8');
-    process.stdin.on('data', (d) => (data += d));
-    process.stdin.on('end', () => resolve(data));
-    process.stdin.on('error', reject);
-  });
+/** "exec+sftp+shell" for a connection that carried several kinds of channel. */
+function channelKinds(r: SessionRecord): string {
+  const kinds = [...new Set(r.channels.map((c) => c.kind))].sort();
+  return kinds.length > 1 ? kinds.join('+') : r.kind;
 }
 
 function sessionRows(records: SessionRecord[]): string {
   return table(
-    ['ID', 'USER', 'ASSET', 'ACCOUNT', 'INSTANCE', 'REMOTE', 'KIND', 'STARTED', 'LAST ACTIVITY', 'STATE', 'REASON'],
-    records.map((r) => [r.id, r.user || undefined, r.asset || undefined, r.account || undefined, r.instance, r.remote, r.kind, isoTime(r.start), age(r.lastActivity), r.state, r.reason && (r.by ? `${r.reason} by ${r.by}` : r.reason)]),
+    ['ID', 'USER', 'ASSET', 'ACCOUNT', 'INSTANCE', 'REMOTE', 'KIND', 'CH', 'STARTED', 'LAST ACTIVITY', 'STATE', 'REASON'],
+    records.map((r) => [
+      r.id, r.user || undefined, r.asset || undefined, r.account || undefined, r.instance, r.remote, channelKinds(r), r.channelCount,
+      isoTime(r.start), age(r.lastActivity), r.state, r.reason && (r.by ? `${r.reason} by ${r.by}` : r.reason),
+    ]),
   );
 }
 
@@ -166,44 +141,7 @@ const COMMANDS: Record<string, Command> = {
       });
     },
   },
-  verify: {
-    usage: 'warden verify <id-or-prefix> --config FILE',
-    options: CONFIG,
-    async run(flags, positionals) {
-      if (!positionals[0]) throw new WardenError('USAGE', 'give a session id or unique prefix');
-      return withRegistry(flags, async (registry, cfg) => {
-        const [{ recordingFile }, { verifyRecording }] = await Promise.all([import('./audit/recording-files.js'), import('./recording/verify.js')]);
-        const rec = (await registry.get(await registry.resolve(positionals[0]!)))!;
-        const file = recordingFile(cfg, rec);
-        if (!file) throw new WardenError('RECORDING_NOT_FOUND', `session ${rec.id} (looked in ${cfg.recording.dir ?? `${cfg.dataDir}/recordings`})`);
-        const res = await verifyRecording(file, { expectedHead: rec.recordingChainHead });
-        if (res.ok) {
-          console.log(`OK: ${file} is intact (${res.chunks} chunks, ${res.bytes} bytes, chain head ${res.chainHead.slice(0, 16)}…${rec.recordingChainHead ? ', matches the registry' : ''}).`);
-          if (rec.recordingSha256) console.log(`sha256 of the compressed file in the registry: ${rec.recordingSha256}`);
-          return 0;
-        }
-        console.log(`TAMPERED: ${file}: chunk ${res.chunk} ${res.problem}: ${res.detail}`);
-        return 1;
-      });
-    },
-  },
-  replay: {
-    usage: 'warden replay <id-or-prefix> [--speed N] [--max-idle SECONDS] --config FILE',
-    options: { ...CONFIG, speed: { type: 'string' }, 'max-idle': { type: 'string' } },
-    async run(flags, positionals) {
-      if (!positionals[0]) throw new WardenError('USAGE', 'give a session id or unique prefix');
-      const speed = Number(flags.speed ?? 1);
-      if (!(speed > 0)) throw new WardenError('USAGE', `--speed "${flags.speed}" must be a positive number`);
-      return withRegistry(flags, async (registry, cfg) => {
-        const [{ recordingFile }, { replay }] = await Promise.all([import('./audit/recording-files.js'), import('./recording/replay.js')]);
-        const rec = (await registry.get(await registry.resolve(positionals[0]!)))!;
-        const file = recordingFile(cfg, rec);
-        if (!file) throw new WardenError('RECORDING_NOT_FOUND', `session ${rec.id}`);
-        await replay(file, { speed, out: process.stdout, maxIdleSeconds: flags['max-idle'] ? Number(flags['max-idle']) : 2 });
-        return 0;
-      });
-    },
-  },
+  ...RECORDING_COMMANDS,
   commands: {
     usage: 'warden commands [--session ID] [--user U] [--asset A] [--grep RE] [--limit N] [--json] --config FILE',
     options: { ...CONFIG, session: { type: 'string' }, user: { type: 'string' }, asset: { type: 'string' }, grep: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },

@@ -9,6 +9,7 @@ import { utils as sshUtils } from './ssh2.js';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { parseByteSize } from './byte-size.js';
 import { WardenError } from './errors.js';
 import { compileRules } from './commands/command-filter.js';
 
@@ -21,6 +22,17 @@ const duration = z
       return z.NEVER;
     }
     return ms;
+  });
+
+const byteSize = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const bytes = parseByteSize(value);
+    if (bytes === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a size (use e.g. 512KiB, 50MiB, 1GiB)` });
+      return z.NEVER;
+    }
+    return bytes;
   });
 
 const publicKeyLine = z.string().superRefine((line, ctx) => {
@@ -109,9 +121,13 @@ const schema = z
         input: z.boolean().default(false),
         /** Default dataDir/recordings. */
         dir: z.string().optional(),
+        /** A channel that cannot be recorded: end the session (terminate) or tell and go on. */
+        onFailure: z.enum(['terminate', 'continue']).default('terminate'),
+        /** Warn (log and audit log) when the recordings' file system has less free space. */
+        minFreeSpace: byteSize.default(1024 ** 3),
       })
       .strict()
-      .default({ enabled: true, input: false }),
+      .prefault({}),
     /** Audit events (JSON lines) go here, apart from the debug log. Default dataDir/audit.jsonl. */
     auditFile: z.string().optional(),
     users: z.record(

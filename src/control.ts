@@ -12,7 +12,7 @@ import type { Counters } from './counters.js';
 import type { Logger } from './logger.js';
 import type { RedisKeys } from './redis-keys.js';
 import type { Registry } from './registry.js';
-import type { Supervisor } from './supervisor.js';
+import type { SupervisorHandle } from './supervisor.js';
 
 export type ControlJob =
   | { kind: 'kill'; sessionId: string; by: string; reason?: string }
@@ -47,7 +47,7 @@ export class ControlPlane {
       keys: RedisKeys;
       connection: Redis;
       workerConnection: Redis;
-      supervisor: Supervisor;
+      supervisor: SupervisorHandle;
       registry: Registry;
       counters: Counters;
       log: Logger;
@@ -79,11 +79,8 @@ export class ControlPlane {
   }
 
   private async handle(job: ControlJob): Promise<KillResult | void> {
-    const { supervisor } = this.opts;
-    const session = supervisor.get(job.sessionId);
-    if (job.kind === 'idle') return session?.timers.idleCheck(Date.now());
-    if (job.kind === 'duration') return session?.timers.durationCheck(Date.now());
-    return this.kill(job);
+    if (job.kind === 'kill') return this.kill(job);
+    this.opts.supervisor.check(job.kind, job.sessionId);
   }
 
   private async kill(job: Extract<ControlJob, { kind: 'kill' }>): Promise<KillResult> {
@@ -92,10 +89,8 @@ export class ControlPlane {
     const result = (outcome: KillResult['outcome'], reason?: string): KillResult => ({
       outcome, sessionId: job.sessionId, instance: instanceId, ms: Math.round((performance.now() - started) * 100) / 100, reason,
     });
-    const session = supervisor.get(job.sessionId);
-    if (session) {
-      session.end({ reason: 'admin_kill', by: job.by, detail: job.reason });
-      await session.finished;
+    const answer = await supervisor.kill(job.sessionId, { reason: 'admin_kill', by: job.by, detail: job.reason });
+    if (answer.outcome === 'killed') {
       counters.add('kills');
       log.info({ session: job.sessionId, by: job.by }, 'session killed by admin');
       return result('killed');

@@ -29,6 +29,7 @@ export class WardenError extends Error {
 /** What the user reads in their terminal when a session ends, one per reason. */
 const END_MESSAGES: Record<EndReason, (end: SessionEnd) => string> = {
   client_closed: () => 'Connection closed.',
+  client_timeout: () => 'Connection timed out: the client stopped answering keepalives.',
   target_closed: () => 'Connection to the target closed.',
   admin_kill: (e) => `Terminated by admin ${e.by ?? 'unknown'}${e.detail ? `: ${e.detail}` : ''}`,
   idle_timeout: (e) => `Disconnected after ${e.detail ?? 'too long'} idle`,
@@ -39,6 +40,7 @@ const END_MESSAGES: Record<EndReason, (end: SessionEnd) => string> = {
   target_unreachable: (e) =>
     `Cannot reach the target${e.detail ? ` (${e.detail})` : ''}. Try again later or ask an admin to check the asset.`,
   hostkey_mismatch: (e) => `Refused: the target's host key changed. ${e.detail ?? ''}`.trim(),
+  recording_failed: (e) => `Warden: this session cannot be recorded (${e.detail ?? 'recordings cannot be written'}) and is being closed. Ask an admin to check the recordings disk.`,
   unavailable: () => 'Warden is temporarily unavailable (session registry unreachable). Try again in a minute.',
   shutdown: () => 'Warden is shutting down; your session has been closed. Reconnect in a moment.',
   instance_lost: () => 'The Warden instance serving this session was lost.',
@@ -48,3 +50,23 @@ const END_MESSAGES: Record<EndReason, (end: SessionEnd) => string> = {
 export function endMessage(end: SessionEnd): string {
   return END_MESSAGES[end.reason](end);
 }
+
+/** Reasons where the peer ended things (or never got in): nothing to tell them. */
+const UNTOLD: ReadonlySet<EndReason> = new Set(['client_closed', 'client_timeout', 'auth_failed', 'auth_timeout', 'target_closed']);
+
+/** The goodbye line for an end, or undefined when the user needs none. */
+export function farewellFor(end: SessionEnd): string | undefined {
+  return UNTOLD.has(end.reason) ? undefined : endMessage(end);
+}
+
+const secs = (ms: number) => Math.ceil(ms / 1000);
+
+/** Everything else Warden says in a user's terminal, in one place with the end messages. */
+export const NOTICES = {
+  idleWarning: (idleMs: number, remainingMs: number) =>
+    `Idle for ${Math.round(idleMs / 1000)}s: this session closes in ${secs(remainingMs)}s. Press any key to stay.`,
+  durationWarning: (remainingMs: number) => `Warden: this session reaches its maximum duration in ${secs(remainingMs)}s.`,
+  recordingFailed: (why: string) =>
+    `Warden: this session can no longer be recorded (${why}). It goes on unrecorded; this has been logged for the admins.`,
+} as const;
+

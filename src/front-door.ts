@@ -1,16 +1,15 @@
 /**
  * The SSH front door: an ssh2 Server with a hardened algorithm list, a cap on connections
  * that have not authenticated yet (ssh2 has none), TCP no-delay, and one Session per
- * connection handed to the supervisor.
+ * connection handed to `onConnection` (the supervisor).
  */
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Connection } from 'ssh2';
-import { Server, utils as sshUtils } from './ssh2.js';
+import { rawServer, Server, socketOf, utils as sshUtils } from './ssh2.js';
 import type { Logger } from './logger.js';
 import { serverAlgorithms } from './ssh-algorithms.js';
-import type { Supervisor } from './supervisor.js';
 
 /** Load the bastion's host key, creating an ed25519 key (0600) on first start. */
 export function loadOrCreateHostKey(file: string, log: Logger): Buffer {
@@ -33,14 +32,6 @@ export interface FrontDoorOptions {
   maxPreAuth: number;
 }
 
-/** ssh2 keeps the net.Server and each connection's socket private; these are the only reaches in. */
-function rawServer(server: object): NetServer {
-  return (server as { _srv: NetServer })._srv;
-}
-export function socketOf(client: Connection): Socket | undefined {
-  return (client as unknown as { _sock?: Socket })._sock;
-}
-
 export class FrontDoor {
   readonly server: InstanceType<typeof Server>;
   private preAuth = 0;
@@ -49,7 +40,7 @@ export class FrontDoor {
   private readonly graceTimers = new WeakMap<Socket, NodeJS.Timeout>();
 
   constructor(
-    supervisor: Supervisor,
+    onConnection: (client: Connection, remote: string) => void,
     opts: FrontDoorOptions,
     private readonly log: Logger,
   ) {
@@ -80,7 +71,7 @@ export class FrontDoor {
           release();
         });
         client.once('close', release);
-        supervisor.spawn(client, info.ip);
+        onConnection(client, info.ip);
       },
     );
     this.server.on('error', (err: Error) => log.error({ err: err.message }, 'listener error'));

@@ -2,23 +2,17 @@
  * Grants: which (asset, account) pairs a user may reach, with the effective policy of each.
  * Pure functions over the validated config.
  */
-import type { TargetRef } from '../machines/session.types.js';
+import type { SessionPolicy, TargetGrant } from '../machines/session.types.js';
 import type { Config, GrantConfig, SessionPolicyConfig } from './config.js';
 import { printable } from './text.js';
 
-export interface SessionPolicy {
-  idleTimeoutMs: number;
-  idleWarningMs: number;
-  idleActivity: 'input' | 'input+output';
-  maxDurationMs?: number;
-  maxDurationWarningMs: number;
-}
+export type { SessionPolicy };
 
-export interface Permission extends TargetRef {
+/** One (asset, account) a user may reach, with the effective policy of its grant. */
+export interface Permission extends TargetGrant {
   host: string;
   port: number;
   username: string;
-  policy: SessionPolicy;
   commands: NonNullable<GrantConfig['commands']>;
 }
 

@@ -44,3 +44,17 @@ export function decideDuration(now: number, start: number, rules: DurationRules,
   if (!warned && rules.warningMs > 0 && now >= warnAt) return { kind: 'warn', remainingMs: endAt - now, at: endAt };
   return { kind: 'check', at: warned || rules.warningMs <= 0 ? endAt : warnAt };
 }
+
+/**
+ * What counts as activity for the idle clock. Keystrokes always do. Output does on transfers
+ * (sftp, exec without a terminal: scp, rsync, git), so a long download is never cut as idle;
+ * on terminals only when the grant says `input+output` (a `tail -f` someone is watching).
+ */
+export function countsAsActivity(
+  direction: 'input' | 'output',
+  channel: { kind: string; pty: boolean },
+  idleActivity: 'input' | 'input+output',
+): boolean {
+  if (direction === 'input') return true;
+  return channel.kind === 'sftp' || (channel.kind === 'exec' && !channel.pty) || idleActivity === 'input+output';
+}

@@ -17,19 +17,21 @@ import { connectRedis, startEmbeddedRedis, type EmbeddedRedis } from './redis.js
 import { RedisKeys } from './redis-keys.js';
 import { Registry } from './registry.js';
 import { checkNativeCrypto } from './native-check.js';
-import { Supervisor } from './supervisor.js';
+import { SupervisorHandle } from './supervisor.js';
 import { ControlPlane } from './control.js';
 import { Counters } from './counters.js';
 import { WardenError } from './errors.js';
 import { InstanceRegistry } from './instances.js';
 import { packageVersion } from './paths.js';
 import { Reaper } from './reaper.js';
+import { RecordingHealth } from './recording/recording-health.js';
+import { recordingsDir } from './audit/recording-files.js';
 import { AuthPenalty } from './auth-penalty.js';
 
 export interface Instance {
   id: string;
   address: AddressInfo;
-  supervisor: Supervisor;
+  supervisor: SupervisorHandle;
   registry: Registry;
   redis: Redis;
   keys: RedisKeys;
@@ -51,7 +53,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   let embedded: EmbeddedRedis | undefined;
   let redis!: Redis;
   let registry!: Registry;
-  let supervisor!: Supervisor;
+  let supervisor!: SupervisorHandle;
   let frontDoor!: FrontDoor;
   let address!: AddressInfo;
 
@@ -63,13 +65,13 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   let auditQueues!: AuditQueues;
   let heartbeatTimer: NodeJS.Timeout | undefined;
   const startedAt = Date.now();
-  const beat = () =>
-    instances
-      .heartbeat(
-        { id, host: hostname(), pid: process.pid, version: packageVersion(), started: startedAt, sessions: supervisor.size, address: address ? `${address.address}:${address.port}` : '' },
-        cfg.instance.lease,
-      )
-      .catch((err: Error) => ilog.warn({ err: err.message }, 'heartbeat failed'));
+  const beat = async () => {
+    const sessions = await supervisor.count();
+    const addr = address ? `${address.address}:${address.port}` : '';
+    await instances
+      .heartbeat({ id, host: hostname(), pid: process.pid, version: packageVersion(), started: startedAt, sessions, address: addr }, cfg.instance.lease)
+      .catch((err: unknown) => ilog.warn({ err }, 'heartbeat failed'));
+  };
 
   const stages: Stage[] = [
     { name: 'native-crypto', start: () => checkNativeCrypto(ilog) },
@@ -116,18 +118,22 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
     {
       name: 'supervisor',
       start: () => {
-        supervisor = new Supervisor(
-          {
-            cfg, registry, hostKeys: new HostKeyStore(redis, keys), instanceId: id, log: ilog, audit, counters, auditSink: auditQueues,
+        const recordingHealth = cfg.recording.enabled
+          ? new RecordingHealth({ dir: recordingsDir(cfg), minFreeSpace: cfg.recording.minFreeSpace, log: ilog, audit })
+          : undefined;
+        supervisor = new SupervisorHandle({
+          registry,
+          log: ilog,
+          deps: {
+            cfg, registry, hostKeys: new HostKeyStore(redis, keys), instanceId: id, log: ilog, audit, counters, auditSink: auditQueues, recordingHealth,
             penalty: new AuthPenalty(redis, keys, { threshold: cfg.auth.penaltyThreshold, windowMs: cfg.auth.penaltyWindow }),
             scheduler: { schedule: (kind, sessionId, at) => control.schedule(kind, sessionId, at) },
             registryAvailable: () => redis.status === 'ready',
           },
-          ilog,
-        );
-        supervisor.startActivityFlush(registry, cfg.registry.activityFlushInterval);
+        });
+        supervisor.startActivityFlush(cfg.registry.activityFlushInterval);
       },
-      stop: () => supervisor.endAll({ reason: 'shutdown' }),
+      stop: () => supervisor.shutdown({ reason: 'shutdown' }),
     },
     {
       name: 'control',
@@ -141,7 +147,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
       name: 'front-door',
       start: async () => {
         const hostKey = loadOrCreateHostKey(cfg.hostKeyFile, ilog);
-        frontDoor = new FrontDoor(supervisor, { hostKey, loginGraceMs: cfg.auth.loginGraceTime, keepaliveMs: cfg.clientKeepaliveInterval, maxPreAuth: 256 }, ilog);
+        frontDoor = new FrontDoor((client, remote) => supervisor.connection(client, remote), { hostKey, loginGraceMs: cfg.auth.loginGraceTime, keepaliveMs: cfg.clientKeepaliveInterval, maxPreAuth: 256 }, ilog);
         address = await frontDoor.listen(cfg.listen.host, cfg.listen.port);
       },
       stop: () => {
@@ -159,7 +165,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
         // After a Redis restart or failover: write what waited, re-assert what is live.
         redis.on('ready', () => {
           void beat();
-          supervisor.reassert(registry).then(
+          supervisor.reassert().then(
             (r) => ilog.info(r, 'redis reconnected: registry re-asserted'),
             (err: Error) => ilog.warn({ err: err.message }, 're-assert failed'),
           );

@@ -11,51 +11,9 @@ import { WardenError } from './errors.js';
 import { normaliseIdPrefix } from './ids.js';
 import { ACQUIRE_LOCK, ATTACH_TO_SESSION, FINISH_SESSION, OPEN_SESSION, REAP_INSTANCE, UPDATE_SESSION } from './registry-scripts.js';
 import type { RedisKeys } from './redis-keys.js';
+import { decodeRecord, encodeRecord, recordingField, type RecordingRef, type SessionRecord } from './session-record.js';
 
-export type SessionKind = 'pending' | 'shell' | 'exec' | 'sftp' | 'subsystem';
-
-/** A session record as stored (all values are strings in Redis; numbers are ms or counts). */
-export interface SessionRecord {
-  id: string;
-  user: string;
-  asset: string;
-  account: string;
-  remote: string;
-  instance: string;
-  kind: SessionKind;
-  state: SessionState;
-  start: number;
-  lastActivity: number;
-  finish?: number;
-  reason?: EndReason;
-  detail?: string;
-  by?: string;
-  exitStatus?: string;
-  command?: string;
-  /** Compressed asciicast file, its sha256, and the head of its hash chain. */
-  recording?: string;
-  recordingSha256?: string;
-  recordingChainHead?: string;
-  bytesIn: number;
-  bytesOut: number;
-}
-
-const NUMERIC = new Set(['start', 'lastActivity', 'finish', 'bytesIn', 'bytesOut']);
-
-function toArgs(fields: Partial<SessionRecord>): string[] {
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(fields)) {
-    if (v !== undefined) out.push(k, String(v));
-  }
-  return out;
-}
-
-function fromHash(hash: Record<string, string>): SessionRecord | undefined {
-  if (!hash.id) return undefined;
-  const rec: Record<string, string | number> = {};
-  for (const [k, v] of Object.entries(hash)) rec[k] = NUMERIC.has(k) ? Number(v) : v;
-  return rec as unknown as SessionRecord;
-}
+export type { SessionKind, SessionRecord } from './session-record.js';
 
 interface RegistryCommands {
   wardenOpen(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
@@ -99,13 +57,13 @@ export class Registry {
   /** Create (or re-assert) a live record. False if it already finished. */
   async open(rec: SessionRecord): Promise<boolean> {
     const k = this.keys;
-    const res = await this.redis.wardenOpen(k.session(rec.id), k.live, k.instanceSessions(rec.instance), rec.id, ...toArgs(rec));
+    const res = await this.redis.wardenOpen(k.session(rec.id), k.live, k.instanceSessions(rec.instance), rec.id, ...encodeRecord(rec));
     return res === 1;
   }
 
   /** Update fields of a live record. False if missing or finished. */
   async update(id: string, fields: Partial<SessionRecord>): Promise<boolean> {
-    return (await this.redis.wardenUpdate(this.keys.session(id), ...toArgs(fields))) === 1;
+    return (await this.redis.wardenUpdate(this.keys.session(id), ...encodeRecord(fields))) === 1;
   }
 
   /**
@@ -125,14 +83,14 @@ export class Registry {
       String(this.opts.retentionMs),
       String(this.opts.historyMax),
       k.sessionPrefix,
-      ...toArgs(fields),
+      ...encodeRecord(fields),
     );
     return res === 1;
   }
 
-  /** Attach audit references (recording) to a record, finished or not. */
-  async attach(id: string, fields: Pick<SessionRecord, 'recording' | 'recordingSha256' | 'recordingChainHead'>): Promise<boolean> {
-    return (await this.redis.wardenAttach(this.keys.session(id), ...toArgs(fields))) === 1;
+  /** Attach a channel's finalised recording to its record, finished or not. */
+  async attachRecording(id: string, channel: number, ref: RecordingRef): Promise<boolean> {
+    return (await this.redis.wardenAttach(this.keys.session(id), recordingField(channel), JSON.stringify(ref))) === 1;
   }
 
   /**
@@ -162,7 +120,7 @@ export class Registry {
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
-    return fromHash(await this.redis.hgetall(this.keys.session(id)));
+    return decodeRecord(await this.redis.hgetall(this.keys.session(id)));
   }
 
   private async getMany(ids: string[]): Promise<SessionRecord[]> {
@@ -170,7 +128,7 @@ export class Registry {
     const pipe = this.redis.pipeline();
     for (const id of ids) pipe.hgetall(this.keys.session(id));
     const res = (await pipe.exec()) ?? [];
-    return res.map(([, h]) => fromHash(h as Record<string, string>)).filter((r): r is SessionRecord => r !== undefined);
+    return res.map(([, h]) => decodeRecord(h as Record<string, string>)).filter((r): r is SessionRecord => r !== undefined);
   }
 
   async liveIds(instanceId?: string): Promise<string[]> {

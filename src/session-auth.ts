@@ -7,6 +7,9 @@ import type { AuthContext, ParsedKey } from 'ssh2';
 import { utils as sshUtils } from './ssh2.js';
 import type { Config } from './config.js';
 import { verifyPassword } from './password.js';
+import type { LoginOutcome } from '../machines/session.types.js';
+import { parseLoginName, permissionsFor, resolveTarget, type Permission } from './grants.js';
+import type { RecordingHealthState } from './recording/recording-health.js';
 
 export type AuthVerdict =
   | { kind: 'accept' }
@@ -60,4 +63,30 @@ export async function decide(cfg: Config, user: string, ctx: AuthContext): Promi
 export async function verdictFor(cfg: Config, user: string, ctx: AuthContext, sourceBlocked: Promise<boolean>): Promise<AuthVerdict> {
   if (!(await sourceBlocked)) return decide(cfg, user, ctx);
   return { kind: 'reject', counts: ctx.method !== 'none', why: 'source address blocked after repeated failures', blocked: true };
+}
+
+export interface LoginChecks {
+  cfg: Config;
+  /** False while Redis does not answer: nobody could see or kill the session. */
+  registryAvailable(): boolean;
+  /** Whether recordings can be written now (undefined: recording disabled). */
+  recordingHealth?: { check(): Promise<RecordingHealthState> };
+}
+
+/**
+ * What an authenticated login leads to: the registry and the recordings must be usable
+ * (unless configured otherwise), then the grants decide between a target, the menu and a
+ * refusal. The session machine routes on the answer.
+ */
+export async function loginOutcome(checks: LoginChecks, user: string, rawLogin: string): Promise<LoginOutcome<Permission>> {
+  const { cfg } = checks;
+  if (!checks.registryAvailable() && !cfg.registry.allowLoginsWhenUnavailable) return { kind: 'unavailable' };
+  if (cfg.recording.enabled && cfg.recording.onFailure === 'terminate' && checks.recordingHealth) {
+    const health = await checks.recordingHealth.check();
+    if (!health.ok) return { kind: 'unrecordable', why: health.why };
+  }
+  const res = resolveTarget(permissionsFor(cfg, user), parseLoginName(rawLogin));
+  if (res.kind === 'target') return { kind: 'target', permission: res.permission };
+  if (res.kind === 'menu') return { kind: 'menu', choices: res.choices };
+  return { kind: 'denied', message: res.message };
 }

@@ -6,7 +6,9 @@
  */
 import type { Connection } from 'ssh2';
 import type { ChannelRelay } from './channel-relay.js';
-import { socketOf } from './front-door.js';
+import { TOO_MANY_AUTH_FAILURES, type SessionEnd } from '../machines/session.types.js';
+import { endMessage } from './errors.js';
+import { DISCONNECT, disconnectWith, socketOf } from './ssh2.js';
 
 /** How long a refused user has to open a channel so the reason can be shown to them. */
 const GOODBYE_WAIT_MS = 5_000;
@@ -25,8 +27,11 @@ export class Farewell {
     return this.pending !== undefined;
   }
 
-  /** `message` undefined: the peer ended things; just close. */
-  leave(relays: Iterable<ChannelRelay>, message: string | undefined, authenticated: boolean): void {
+  /**
+   * `message` undefined: the peer ended things; just close. `disconnect`: the reason code and
+   * text sent in SSH_MSG_DISCONNECT when the connection is closed at once.
+   */
+  leave(relays: Iterable<ChannelRelay>, message: string | undefined, authenticated: boolean, disconnect?: { code: number; text: string }): void {
     const all = [...relays];
     const open = all.filter((r) => r.stream);
     if (message && open.length > 0) {
@@ -36,6 +41,7 @@ export class Farewell {
       this.pending = { message, timer: setTimeout(() => this.disconnect(), GOODBYE_WAIT_MS) };
     } else {
       for (const relay of all) relay.end();
+      if (disconnect) disconnectWith(this.client, disconnect.code, disconnect.text);
       this.disconnect();
     }
   }
@@ -67,4 +73,13 @@ export class Farewell {
     const socket = socketOf(this.client);
     if (socket && !socket.destroyed) setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
   }
+}
+
+/** The SSH disconnect (code and text the client prints) for ends before any channel could tell. */
+export function disconnectFor(end: SessionEnd): { code: number; text: string } | undefined {
+  if (end.reason === 'auth_failed' && end.detail === TOO_MANY_AUTH_FAILURES) {
+    return { code: DISCONNECT.NO_MORE_AUTH_METHODS_AVAILABLE, text: 'Too many authentication failures' };
+  }
+  if (end.reason === 'auth_timeout') return { code: DISCONNECT.BY_APPLICATION, text: endMessage(end) };
+  return undefined;
 }

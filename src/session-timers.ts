@@ -5,7 +5,7 @@
  */
 import type { SessionEvent } from '../machines/session.types.js';
 import { formatDuration } from './duration.js';
-import type { SessionPolicy } from './grants.js';
+import type { SessionPolicy } from '../machines/session.types.js';
 import { decideDuration, decideIdle } from './idle-policy.js';
 
 export interface Scheduler {
@@ -15,7 +15,7 @@ export interface Scheduler {
 export interface TimedSession {
   readonly id: string;
   lastActivity(): number;
-  send(event: SessionEvent): void;
+  send(event: Extract<SessionEvent, { type: 'END' | 'IDLE_WARNING' | 'DURATION_WARNING' }>): void;
 }
 
 export class SessionTimers {

@@ -1,103 +1,186 @@
 /**
- * The root supervisor: owns every live session actor of this instance.
+ * The root supervisor: an XState actor that owns every live session of this instance.
  *
- * Sessions are kept in a Map rather than as `spawnChild` children of a root machine: XState
- * copies the children map on every spawn (O(n) per session), rejects duplicate system ids by
- * failing the root, and keeps finished children in the snapshot until stopped. Here starting
- * and removing a session are O(1), a session's failure is contained by its own error
- * subscription, and a finished session is dropped the moment its `finalise` runs.
+ * Everything reaches sessions through its events: the front door sends CONNECTION, the
+ * control plane KILL and CHECK, the instance FLUSH, REASSERT, SHUTDOWN; sessions report
+ * ENDED. Requests that need an answer carry a `reply` callback (the actor model's "from"),
+ * which `SupervisorHandle` turns into promises.
+ *
+ * Sessions are kept in a Map inside a callback actor rather than as `spawnChild` children of
+ * a root machine: XState copies the children map on every spawn (O(n) per session), fails the
+ * root on a duplicate system id, and keeps finished children in the snapshot until stopped.
+ * Here starting and removing a session are O(1), a session's failure is contained by its own
+ * error subscription, and a failing handler is logged instead of stopping the supervisor.
  */
 import type { Connection } from 'ssh2';
-import type { SessionEnd } from '../machines/session.types.js';
+import { createActor, fromCallback, type ActorRefFrom } from 'xstate';
+import type { EndReason, SessionEnd } from '../machines/session.types.js';
 import type { Logger } from './logger.js';
-import type { EndReason } from '../machines/session.types.js';
-import type { Registry, SessionRecord } from './registry.js';
-import { Session, type SessionDeps } from './session.js';
+import type { Registry } from './registry.js';
+import type { SessionRecord } from './session-record.js';
+import { Session, type SessionDeps, type SessionEnded } from './session.js';
 import { withTimeout } from './timeout.js';
 
-export class Supervisor {
-  private readonly sessions = new Map<string, Session>();
-  /** Final records not yet written (Redis was away); written by `reassert`. */
-  private readonly unwritten = new Map<string, SessionRecord & { reason: EndReason }>();
-  private readonly persisting = new Set<Promise<void>>();
+export type KillAnswer = { outcome: 'killed' } | { outcome: 'absent' };
+export interface ReassertResult {
+  reasserted: number;
+  ended: number;
+  written: number;
+}
+type FinalRecord = SessionRecord & { reason: EndReason };
+
+export type SupervisorEvent =
+  | { type: 'CONNECTION'; client: Connection; remote: string }
+  | { type: 'KILL'; sessionId: string; end: SessionEnd; reply(answer: Promise<KillAnswer>): void }
+  | { type: 'CHECK'; kind: 'idle' | 'duration'; sessionId: string; now: number }
+  | { type: 'FLUSH' }
+  | { type: 'REASSERT'; reply(result: Promise<ReassertResult>): void }
+  | { type: 'SHUTDOWN'; end: SessionEnd; waitMs: number; reply(done: Promise<void>): void }
+  | { type: 'COUNT'; reply(live: number): void }
+  | { type: 'ENDED'; ended: SessionEnded };
+
+export interface SupervisorInput {
+  deps: SessionDeps;
+  registry: Registry;
+  log: Logger;
+}
+
+const supervisorLogic = fromCallback<SupervisorEvent, SupervisorInput>(({ input, receive, self }) => {
+  const { deps, registry, log } = input;
+  const sessions = new Map<string, Session>();
+  /** Final records Redis could not take yet; written by REASSERT. */
+  const unwritten = new Map<string, FinalRecord>();
+  const persisting = new Set<Promise<unknown>>();
+  /** Kills waiting for a session's record to be final. */
+  const waiters = new Map<string, Array<() => void>>();
+
+  const handlers: { [K in SupervisorEvent['type']]: (e: Extract<SupervisorEvent, { type: K }>) => void } = {
+    CONNECTION: ({ client, remote }) => {
+      const session = new Session(client, remote, deps, (ended) => self.send({ type: 'ENDED', ended }));
+      sessions.set(session.id, session);
+      session.start();
+    },
+    ENDED: ({ ended }) => {
+      const id = ended.session.id;
+      sessions.delete(id);
+      const p = ended.persisted.then((ok) => {
+        if (!ok) unwritten.set(id, ended.final);
+      });
+      persisting.add(p);
+      void p.finally(() => {
+        persisting.delete(p);
+        for (const resolve of waiters.get(id) ?? []) resolve();
+        waiters.delete(id);
+      });
+    },
+    KILL: ({ sessionId, end, reply }) => {
+      const session = sessions.get(sessionId);
+      if (!session) return reply(Promise.resolve({ outcome: 'absent' }));
+      const done = new Promise<void>((resolve) => waiters.set(sessionId, [...(waiters.get(sessionId) ?? []), resolve]));
+      session.send({ type: 'END', ...end });
+      reply(done.then(() => ({ outcome: 'killed' as const })));
+    },
+    CHECK: ({ kind, sessionId, now }) => sessions.get(sessionId)?.check(kind, now),
+    FLUSH: () => {
+      for (const s of sessions.values()) {
+        const changes = s.takeChanges();
+        if (changes) void registry.update(s.id, changes).catch(() => {});
+      }
+    },
+    REASSERT: ({ reply }) => reply(reassert()),
+    SHUTDOWN: ({ end, waitMs, reply }) => {
+      for (const s of [...sessions.values()]) s.send({ type: 'END', ...end });
+      reply(shutdown(waitMs));
+    },
+    COUNT: ({ reply }) => reply(sessions.size),
+  };
+
+  /**
+   * After Redis comes back (or lost data): write the final records that waited, with the time
+   * they really finished, and re-assert every live session. A session the registry already
+   * holds as finished (another instance reaped us meanwhile) is ended, so registry and reality
+   * agree again.
+   */
+  async function reassert(): Promise<ReassertResult> {
+    const result = { reasserted: 0, ended: 0, written: 0 };
+    for (const [id, rec] of [...unwritten]) {
+      await registry.finish(rec, rec.finish);
+      unwritten.delete(id);
+      result.written++;
+    }
+    for (const s of [...sessions.values()]) {
+      const rec = s.current();
+      if (rec.state === 'finished') continue;
+      if (await registry.open(rec)) result.reasserted++;
+      else {
+        result.ended++;
+        s.send({ type: 'END', reason: 'instance_lost', detail: 'this Warden instance lost its lease while Redis was unreachable' });
+      }
+    }
+    return result;
+  }
+
+  async function shutdown(waitMs: number): Promise<void> {
+    const pending = [...persisting];
+    if (pending.length) await withTimeout(Promise.all(pending), waitMs);
+    if (persisting.size) log.warn({ pending: persisting.size }, 'some session records were not finalised before exit');
+  }
+
+  receive((event) => {
+    try {
+      (handlers[event.type] as (e: SupervisorEvent) => void)(event);
+    } catch (err) {
+      log.error({ err, event: event.type }, 'supervisor handler failed');
+    }
+  });
+});
+
+export type SupervisorRef = ActorRefFrom<typeof supervisorLogic>;
+
+/** The supervisor actor plus promise-returning helpers for the requests that have answers. */
+export class SupervisorHandle {
+  readonly ref: SupervisorRef;
   private flushTimer?: NodeJS.Timeout;
 
-  constructor(
-    private readonly deps: Omit<SessionDeps, 'onFinished' | 'persistLater'>,
-    private readonly log: Logger,
-  ) {}
-
-  spawn(client: Connection, remote: string): Session {
-    const session = new Session(client, remote, {
-      ...this.deps,
-      persistLater: (rec) => this.unwritten.set(rec.id, rec),
-      onFinished: (s, persisted) => {
-        this.sessions.delete(s.id);
-        this.persisting.add(persisted);
-        void persisted.finally(() => this.persisting.delete(persisted));
-      },
-    });
-    this.sessions.set(session.id, session);
-    session.start();
-    return session;
+  constructor(input: SupervisorInput) {
+    this.ref = createActor(supervisorLogic, { input });
+    this.ref.start();
   }
 
-  get size(): number {
-    return this.sessions.size;
+  connection(client: Connection, remote: string): void {
+    this.ref.send({ type: 'CONNECTION', client, remote });
   }
 
-  get(id: string): Session | undefined {
-    return this.sessions.get(id);
+  check(kind: 'idle' | 'duration', sessionId: string, now = Date.now()): void {
+    this.ref.send({ type: 'CHECK', kind, sessionId, now });
   }
 
-  /** Write activity and byte counters of sessions that changed, in one pipeline. */
-  startActivityFlush(registry: Registry, everyMs: number): void {
-    this.flushTimer = setInterval(() => {
-      const changed = [...this.sessions.values()].filter((s) => s.dirty);
-      if (changed.length === 0) return;
-      for (const s of changed) {
-        s.dirty = false;
-        s.record.lastActivity = s.lastActivityAt;
-        const { lastActivity, bytesIn, bytesOut, kind, command } = s.record;
-        void registry.update(s.id, { lastActivity, bytesIn, bytesOut, kind, command }).catch(() => (s.dirty = true));
-      }
-    }, everyMs);
+  kill(sessionId: string, end: SessionEnd): Promise<KillAnswer> {
+    return this.ask<KillAnswer>((reply) => ({ type: 'KILL', sessionId, end, reply }));
+  }
+
+  reassert(): Promise<ReassertResult> {
+    return this.ask<ReassertResult>((reply) => ({ type: 'REASSERT', reply }));
+  }
+
+  count(): Promise<number> {
+    return new Promise((resolve) => this.ref.send({ type: 'COUNT', reply: resolve }));
+  }
+
+  /** Write activity and byte counters of sessions that changed, every `everyMs`. */
+  startActivityFlush(everyMs: number): void {
+    this.flushTimer = setInterval(() => this.ref.send({ type: 'FLUSH' }), everyMs);
     this.flushTimer.unref();
   }
 
-  /**
-   * After Redis comes back (or lost data): write the final records that were waiting, and
-   * re-assert every live session. A session the registry already holds as finished (another
-   * instance reaped us while we could not reach Redis) is ended here too, so the registry
-   * and reality agree again.
-   */
-  async reassert(registry: Registry): Promise<{ reasserted: number; ended: number; written: number }> {
-    let written = 0;
-    for (const [id, rec] of [...this.unwritten]) {
-      await registry.finish(rec);
-      this.unwritten.delete(id);
-      written++;
-    }
-    let reasserted = 0;
-    let ended = 0;
-    for (const s of [...this.sessions.values()]) {
-      if (s.record.state === 'finished') continue;
-      if (await registry.open({ ...s.record, lastActivity: s.lastActivityAt })) reasserted++;
-      else {
-        ended++;
-        s.end({ reason: 'instance_lost', detail: 'this Warden instance lost its lease while Redis was unreachable' });
-      }
-    }
-    return { reasserted, ended, written };
+  /** End every session and wait, bounded, until their records are final. */
+  async shutdown(end: SessionEnd, waitMs = 5_000): Promise<void> {
+    clearInterval(this.flushTimer);
+    await this.ask<void>((reply) => ({ type: 'SHUTDOWN', end, waitMs, reply }));
+    this.ref.stop();
   }
 
-  /** End every session (shutdown) and wait, bounded, until their records are final. */
-  async endAll(end: SessionEnd, waitMs = 5_000): Promise<void> {
-    clearInterval(this.flushTimer);
-    for (const s of [...this.sessions.values()]) s.end(end);
-    const pending = [...this.persisting];
-    if (pending.length === 0) return;
-    await withTimeout(Promise.all(pending), waitMs);
-    if (this.persisting.size) this.log.warn({ pending: this.persisting.size }, 'some session records were not finalised before exit');
+  private ask<T>(make: (reply: (answer: Promise<T>) => void) => SupervisorEvent): Promise<T> {
+    return new Promise<T>((resolve, reject) => this.ref.send(make((answer) => answer.then(resolve, reject))));
   }
 }

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Client as ClientT, ConnectConfig } from 'ssh2';
 import { Client } from './ssh2.js';
-import type { ConnectFailure } from '../machines/session.types.js';
+import { ConnectFailure } from '../machines/session.types.js';
 import type { Config } from './config.js';
 import type { Permission } from './grants.js';
 import { blobType, fingerprint, hostKeyAlgorithms, parseHostKeyLine, type HostKey, type HostKeyStore } from './hostkeys.js';
@@ -27,7 +27,7 @@ export interface ConnectOptions {
 }
 
 function fail(reason: ConnectFailure['reason'], detail: string): ConnectFailure {
-  return { reason, detail };
+  return new ConnectFailure(reason, detail);
 }
 
 async function credentials(cfg: Config, account: string): Promise<Pick<ConnectConfig, 'privateKey' | 'password'>> {

@@ -14,3 +14,9 @@ export function printable(value: string, maxLength = 256): string {
 export function crlf(text: string): string {
   return text.replace(/\r?\n/g, '\r\n');
 }
+
+/** "ENOSPC: no space left on device, write 'x'" -> "no space left on device": for users. */
+export function describeFsError(err: Error): string {
+  const m = /^E[A-Z]+: ([^,]+)/.exec(err.message);
+  return m ? m[1]! : err.message;
+}

@@ -25,7 +25,9 @@ export interface CommandLogEntry {
   command: string;
   /** ms since epoch. */
   at: number;
-  /** Seconds into the session's recording. */
+  /** The channel it was typed on (its recording is `<session>.<channel>.cast`). */
+  channel?: number;
+  /** Seconds into that channel's recording. */
   offset: number;
   /** fullscreen: a full-screen program was launched (its keys are not parsed); exec: the
    *  command of an exec channel; no_pty: a shell without a terminal (input not parsed);
@@ -35,6 +37,8 @@ export interface CommandLogEntry {
 
 export interface RecordingJob {
   session: string;
+  /** The channel within the session's connection (1, 2, ...). */
+  channel: number;
   file: string;
   chainHead: string;
   bytes: number;
@@ -81,7 +85,7 @@ export class AuditQueues implements AuditSink {
 
   private async finishRecording(job: RecordingJob): Promise<{ gzFile: string; sha256: string }> {
     const done = await finalizeRecording(job.file);
-    await this.o.registry.attach(job.session, { recording: done.gzFile, recordingSha256: done.sha256, recordingChainHead: job.chainHead });
+    await this.o.registry.attachRecording(job.session, job.channel, { file: done.gzFile, sha256: done.sha256, chainHead: job.chainHead });
     return { gzFile: done.gzFile, sha256: done.sha256 };
   }
 
@@ -115,6 +119,7 @@ export async function queryCommands(
       for (let i = 0; i < flat.length; i += 2) e[flat[i]!] = flat[i + 1]!;
       e.at = Number(e.at);
       e.offset = Number(e.offset);
+      if (e.channel !== undefined) e.channel = Number(e.channel);
       const entry = e as unknown as CommandLogEntry;
       if (f.session && !entry.session.startsWith(f.session.toUpperCase())) continue;
       if (f.user && entry.user !== f.user) continue;

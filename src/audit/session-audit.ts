@@ -7,19 +7,25 @@
  * emulator; the filter costs something only when Enter is pressed on a grant with rules.
  */
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Logger } from '../logger.js';
 import { AsciicastRecorder } from '../recording/asciicast-recorder.js';
 import type { CommandEntry } from '../commands/command-tracker.js';
 import { LazyTracker } from '../commands/lazy-tracker.js';
 import { compileRules, type CommandFilter, type Rule } from '../commands/command-filter.js';
-import { printable } from '../text.js';
+import { describeFsError, printable } from '../text.js';
 import { withTimeout } from '../timeout.js';
 import type { AuditSink, CommandLogEntry } from './audit-queues.js';
 import type { ChannelRelay } from '../channel-relay.js';
+import { recordingPath } from './recording-files.js';
+
 
 export interface SessionAuditOptions {
   sessionId: string;
+  /** This channel's number within the connection. */
+  channel: number;
+  /** When the session (connection) started: names the recordings' day folder. */
+  sessionStart: number;
   user: string;
   asset: string;
   account: string;
@@ -34,6 +40,8 @@ export interface SessionAuditOptions {
   sink: AuditSink;
   audit: Logger;
   log: Logger;
+  /** The recording cannot be written (disk full, permissions...): the session's policy decides. */
+  onRecordingFailed(why: string): void;
 }
 
 /** Bash readline and the tty line discipline both clear the line on Ctrl-E Ctrl-U. */
@@ -77,19 +85,28 @@ export class SessionAudit {
     }
   }
 
-  private startRecording(): AsciicastRecorder {
+  private startRecording(): AsciicastRecorder | undefined {
     const o = this.o;
-    const dir = join(o.recordingsDir, new Date(this.started).toISOString().slice(0, 10));
-    mkdirSync(dir, { recursive: true });
+    const file = recordingPath(o.recordingsDir, o.sessionId, o.channel, o.sessionStart);
+    const failed = (err: Error) => {
+      o.log.error({ err, channel: o.channel }, 'recording failed');
+      o.onRecordingFailed(describeFsError(err));
+    };
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+    } catch (err) {
+      failed(err as Error);
+      return undefined;
+    }
     return new AsciicastRecorder({
-      file: join(dir, `${o.sessionId}.cast`),
+      file,
       width: o.pty?.cols ?? 80,
       height: o.pty?.rows ?? 24,
       term: o.pty?.term,
-      title: `${o.sessionId} ${o.user} → ${o.account}@${o.asset}`,
+      title: `${o.sessionId}.${o.channel} ${o.user} → ${o.account}@${o.asset}`,
       command: o.command,
       recordInput: o.recordInput,
-      onError: (err) => o.log.error({ err: err.message }, 'recording failed; the session continues unrecorded'),
+      onError: failed,
     });
   }
 
@@ -206,7 +223,7 @@ export class SessionAudit {
   private logCommand(e: CommandEntry, extra: Partial<CommandLogEntry> = {}): void {
     const o = this.o;
     this.o.sink.command({
-      session: o.sessionId, user: o.user, asset: o.asset, account: o.account,
+      session: o.sessionId, channel: o.channel, user: o.user, asset: o.asset, account: o.account,
       command: e.command, at: e.at, offset: Math.max(0, (e.at - this.started) / 1000),
       ...(e.fullscreen ? { tag: 'fullscreen' as const } : {}), ...extra,
     });
@@ -228,7 +245,7 @@ export class SessionAudit {
     if (this.binaryBytes > 0) this.recorder.marker(`warden: ${this.binaryBytes} bytes of binary output were not recorded`);
     try {
       const summary = await this.recorder.close();
-      this.o.sink.recording({ session: this.o.sessionId, file: summary.file, chainHead: summary.chainHead, bytes: summary.bytes });
+      this.o.sink.recording({ session: this.o.sessionId, channel: this.o.channel, file: summary.file, chainHead: summary.chainHead, bytes: summary.bytes });
     } catch (err) {
       this.o.log.error({ err: (err as Error).message }, 'could not close the recording');
     }

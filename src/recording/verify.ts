@@ -11,7 +11,8 @@
  *    chunk → `deleted`, unless chunk k turns up further on → `reordered`.
  *
  * A process that died between writing a chunk and its chain line leaves bytes after the last
- * chained chunk; they are reported (`modified`, chunk = n) because appended events look the same.
+ * chained chunk (`appended`, chunk = n); a full disk can also cut a chunk short (`truncated`).
+ * `verdictOf` tells those from tampering with the chain head the registry holds.
  */
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -20,7 +21,7 @@ import { gunzipSync, createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { chainFileOf, GENESIS, nextLink, parseEntry, sha256Hex, type ChainEntry } from './hash-chain.js';
 
-export type TamperProblem = 'modified' | 'deleted' | 'reordered' | 'truncated' | 'chain_broken';
+export type TamperProblem = 'modified' | 'deleted' | 'reordered' | 'truncated' | 'appended' | 'chain_broken';
 
 export type VerifyResult =
   | { ok: true; chunks: number; bytes: number; chainHead: string }
@@ -114,7 +115,7 @@ function classify(content: Buffer, chain: ChainEntry[], k: number): Problem {
   const expected = chain[k];
   if (!expected) {
     const end = chain[n - 1]!.offset + chain[n - 1]!.length;
-    return problem(n, 'modified', `${content.length - end} bytes after the last chained chunk (appended, or a crash between writes)`);
+    return problem(n, 'appended', `${content.length - end} bytes after the last chained chunk (appended, or the recorder stopped between writes)`);
   }
   const pos = expected.offset;
   const bySha = new Map(chain.map((e) => [e.sha256, e.seq]));
@@ -154,4 +155,25 @@ function classify(content: Buffer, chain: ChainEntry[], k: number): Problem {
   }
   const missing = j - k === 1 ? `chunk ${k} is missing` : `chunks ${k}..${j - 1} are missing`;
   return problem(k, 'deleted', `${missing}: offset ${pos} holds chunk ${j}`);
+}
+
+export interface Verdict {
+  status: 'intact' | 'incomplete' | 'tampered';
+  text: string;
+}
+
+/**
+ * What a verification means for an admin. A recording whose session ended cleanly has its
+ * chain head in the registry: then any difference is tampering. Without one (the recorder
+ * failed: disk full, crash), a valid prefix followed by a cut or an unchained tail is what a
+ * stopped recorder leaves, so it is reported as incomplete, not as tampered; everything else
+ * (a changed, deleted or reordered chunk) is tampering either way.
+ */
+export function verdictOf(res: VerifyResult, registryHead: string | undefined): Verdict {
+  if (res.ok) return { status: 'intact', text: `intact (${res.chunks} chunks, ${res.bytes} bytes${registryHead ? ', chain head matches the registry' : ', no chain head in the registry yet'})` };
+  const stopped = res.problem === 'truncated' || res.problem === 'appended';
+  if (stopped && !registryHead) {
+    return { status: 'incomplete', text: `chunks 0..${res.chunk - 1} are intact, then the recording stops (${res.detail}); the recorder failed or was killed` };
+  }
+  return { status: 'tampered', text: `chunk ${res.chunk} ${res.problem}: ${res.detail}` };
 }

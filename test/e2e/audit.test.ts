@@ -142,10 +142,10 @@ describe('recordings', () => {
     let rec = (await warden.instance.registry.listRecent(20)).find((r) => r.command?.includes('recorded-output'));
     await waitUntil('record finished', async () => Boolean((rec = (await warden.instance.registry.listRecent(20)).find((r) => r.command?.includes('recorded-output')))));
     if (!rec) throw new Error('no record');
-    await waitUntil('recording finalised', async () => Boolean((await warden.instance.registry.get(rec!.id))?.recordingSha256));
+    await waitUntil('recording finalised', async () => Boolean((await warden.instance.registry.get(rec!.id))?.recordings?.[1]));
     const stored = (await warden.instance.registry.get(rec.id))!;
-    expect(stored.recording).toMatch(/\.cast\.gz$/);
-    const cast = gunzipSync(readFileSync(stored.recording!)).toString('utf8');
+    expect(stored.recordings![1]!.file).toMatch(new RegExp(`${rec.id}\\.1\\.cast\\.gz$`));
+    const cast = gunzipSync(readFileSync(stored.recordings![1]!.file)).toString('utf8');
     const header = JSON.parse(cast.split('\n')[0]!) as { version: number; title: string; command: string };
     expect(header).toMatchObject({ version: 2, command: 'echo recorded-output-$((20+3))' });
     expect(header.title).toContain(rec.id);
@@ -167,9 +167,9 @@ describe('recordings', () => {
     let rec = (await warden.instance.registry.listRecent(20)).find((r) => r.command?.includes('text-first'));
     await waitUntil('recording finalised', async () => {
       rec = (await warden.instance.registry.listRecent(20)).find((r) => r.command?.includes('text-first'));
-      return Boolean(rec?.recordingSha256);
+      return Boolean(rec?.recordings?.[1]);
     });
-    const cast = gunzipSync(readFileSync(rec!.recording!)).toString('utf8');
+    const cast = gunzipSync(readFileSync(rec!.recordings![1]!.file)).toString('utf8');
     expect(cast).toContain('text-first');
     expect(cast).toContain('"m","warden: binary output from here on is not recorded"');
     expect(cast).toMatch(/"m","warden: \d+ bytes of binary output were not recorded"/);
@@ -183,12 +183,12 @@ describe('recordings', () => {
     let rec = (await warden.instance.registry.listRecent(20)).find((r) => r.command?.includes('line-$i'));
     await waitUntil('record finished', async () => Boolean((rec = (await warden.instance.registry.listRecent(20)).find((r) => r.command?.includes('line-$i')))));
     if (!rec) throw new Error('no record');
-    await waitUntil('recording finalised', async () => Boolean((await warden.instance.registry.get(rec!.id))?.recordingSha256));
+    await waitUntil('recording finalised', async () => Boolean((await warden.instance.registry.get(rec!.id))?.recordings?.[1]));
     const ok = await runCli(['verify', rec.id.slice(0, 14), '--config', warden.configFile]);
-    expect(ok.stdout).toMatch(/^OK: .* is intact \(\d+ chunks/);
+    expect(ok.stdout).toMatch(/^channel 1: OK: .*: intact \(\d+ chunks, \d+ bytes, chain head matches the registry\)/);
     expect(ok.code).toBe(0);
 
-    const file = (await warden.instance.registry.get(rec.id))!.recording!;
+    const file = (await warden.instance.registry.get(rec.id))!.recordings![1]!.file;
     const chain = readFileSync(file.replace(/\.gz$/, '.chain'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seq: number; offset: number; length: number });
     expect(chain.length).toBeGreaterThanOrEqual(3);
     const victim = chain[2]!;
@@ -199,7 +199,7 @@ describe('recordings', () => {
     writeFileSync(file, gzipSync(cast));
     const bad = await runCli(['verify', rec.id, '--config', warden.configFile]);
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toContain(`chunk ${victim.seq} modified`);
+    expect(bad.stdout).toContain(`channel 1: TAMPERED: ${file}: chunk ${victim.seq} modified`);
   }, 30_000);
 });
 

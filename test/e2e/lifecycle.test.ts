@@ -35,6 +35,10 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
+/** Warden closes a finished client connection after a grace period (session-farewell.ts):
+ *  until then its socket and buffers are still referenced, which is not a leak. */
+const sockets = { closed: () => new Promise((r) => setTimeout(r, 2_500)) };
+
 async function sessions(count: number, concurrency: number): Promise<void> {
   let next = 0;
   const worker = async () => {
@@ -54,17 +58,21 @@ async function sessions(count: number, concurrency: number): Promise<void> {
 describe('no leaks', () => {
   it('200 sessions leave an empty live registry, no supervised actors and the heap near its baseline', async () => {
     const { registry } = warden.instance;
-    await sessions(20, 4); // warm up code paths and caches
-    await waitUntil('warm-up sessions finished', async () => warden.instance.supervisor.size === 0 && (await registry.liveIds()).length === 0);
+    // Warm up code paths, JIT and caches: the first ~100 sessions grow the heap by ~1 MiB once
+    // (measured), the next hundreds by well under 1 KiB each.
+    await sessions(100, 4);
+    await waitUntil('warm-up sessions finished', async () => (await warden.instance.supervisor.count()) === 0 && (await registry.liveIds()).length === 0);
+    await sockets.closed();
     const baseline = heapAfterGc();
 
     await sessions(200, 4);
-    await waitUntil('all sessions finished', async () => warden.instance.supervisor.size === 0 && (await registry.liveIds()).length === 0, { timeoutMs: 15_000 });
+    await waitUntil('all sessions finished', async () => (await warden.instance.supervisor.count()) === 0 && (await registry.liveIds()).length === 0, { timeoutMs: 15_000 });
     expect(await registry.liveIds(warden.instance.id)).toEqual([]);
     const finished = await registry.listRecent(1000);
-    expect(finished.filter((r) => r.kind === 'exec').length).toBeGreaterThanOrEqual(220);
+    expect(finished.filter((r) => r.kind === 'exec').length).toBeGreaterThanOrEqual(300);
     expect(finished.every((r) => r.state === 'finished' && r.reason)).toBe(true);
 
+    await sockets.closed();
     const grown = heapAfterGc() - baseline;
     // A leak of one session's objects (relay, actor, ssh2 connection) is tens of KiB; 200 of
     // them would be several MiB.

@@ -27,7 +27,7 @@ beforeEach(() => {
 let n = 0;
 function rec(over: Partial<SessionRecord> = {}): SessionRecord {
   n++;
-  return { id: `01TEST${String(n).padStart(20, '0')}`, user: 'alice', asset: 'web1', account: 'deploy', remote: '10.0.0.1', instance: 'i1', kind: 'shell', state: 'proxying', start: 1000, lastActivity: 1000, bytesIn: 0, bytesOut: 0, ...over };
+  return { id: `01TEST${String(n).padStart(20, '0')}`, user: 'alice', asset: 'web1', account: 'deploy', remote: '10.0.0.1', instance: 'i1', kind: 'shell', state: 'proxying', start: 1000, lastActivity: 1000, bytesIn: 0, bytesOut: 0, channelCount: 0, channels: [], ...over };
 }
 
 describe('session records', () => {

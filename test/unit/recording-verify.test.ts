@@ -94,7 +94,7 @@ describe('verifyRecording', () => {
 
   it('reports bytes appended after the last chunk', async () => {
     await writeFile(file, Buffer.concat([await cast(), Buffer.from('[99.0, "o", "forged"]\n')]));
-    expect(await verifyRecording(file)).toMatchObject({ ok: false, chunk: 7, problem: 'modified' });
+    expect(await verifyRecording(file)).toMatchObject({ ok: false, chunk: 7, problem: 'appended' });
   });
 
   it('reports an edited chain file as chain_broken', async () => {

@@ -12,11 +12,11 @@ function options(record: boolean) {
     commands,
     recordings,
     opts: {
-      sessionId: '01TESTSESSION', user: 'alice', asset: 'web1', account: 'deploy',
+      sessionId: '01TESTSESSION', channel: 1, sessionStart: Date.now(), user: 'alice', asset: 'web1', account: 'deploy',
       rules: [{ deny: '^touch .*forbidden', message: 'no forbidden files' }],
       record, recordingsDir: '/nonexistent-not-used', recordInput: false,
       sink: { command: (e: CommandLogEntry) => commands.push(e), recording: (j: RecordingJob) => recordings.push(j) },
-      audit: log, log,
+      audit: log, log, onRecordingFailed: () => {},
     },
   };
 }

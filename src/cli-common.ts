@@ -1,0 +1,40 @@
+/** What every `warden` CLI command shares: flag types, --config loading, a registry connection. */
+import type { Config } from './config.js';
+import { WardenError } from './errors.js';
+import type { Registry } from './registry.js';
+
+export type Flags = Record<string, string | boolean | undefined>;
+export interface Command {
+  usage: string;
+  options?: Record<string, { type: 'string' | 'boolean'; short?: string }>;
+  run(flags: Flags, positionals: string[]): Promise<number>;
+}
+
+export const CONFIG = { config: { type: 'string' as const, short: 'c' } };
+
+export async function config(flags: Flags): Promise<Config> {
+  if (typeof flags.config !== 'string') throw new WardenError('USAGE', '--config FILE is required');
+  const { loadConfig } = await import('./config.js');
+  return loadConfig(flags.config);
+}
+
+export async function withRegistry<T>(flags: Flags, fn: (registry: Registry, cfg: Config) => Promise<T>): Promise<T> {
+  const cfg = await config(flags);
+  const [{ connectRedisForCli }, { RedisKeys }, { Registry }] = await Promise.all([import('./redis.js'), import('./redis-keys.js'), import('./registry.js')]);
+  const redis = await connectRedisForCli(cfg);
+  try {
+    return await fn(new Registry(redis, new RedisKeys(cfg.redisPrefix), { retentionMs: cfg.registry.retention, historyMax: cfg.registry.historyMax }), cfg);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (d) => (data += d));
+    process.stdin.on('end', () => resolve(data));
+    process.stdin.on('error', reject);
+  });
+}
