@@ -143,7 +143,7 @@ function authArgs(opts: ClientAuth): { args: string[]; env: Record<string, strin
   return { args: ['-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'PubkeyAuthentication=no'], env: {} };
 }
 
-function runClient(program: string, args: string[], opts: RunOptions, extraEnv: Record<string, string>): Promise<ClientResult> {
+export function runClient(program: string, args: string[], opts: RunOptions, extraEnv: Record<string, string>): Promise<ClientResult> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv, ...(opts.env ?? {}) };
