@@ -15,7 +15,8 @@ async function channelRecordings(registry: Registry, cfg: Config, arg: string): 
   const recordings = m[2] ? all.filter((r) => r.channel === Number(m[2])) : all;
   if (recordings.length === 0) {
     const what = m[2] ? `channel ${m[2]} of session ${rec.id}` : `session ${rec.id}`;
-    const why = rec.recordingError ? `: recording failed (${rec.recordingError})` : rec.channelCount === 0 ? ': it opened no channel' : '';
+    const failed = rec.recordingError ?? rec.channels.find((c) => c.recordingError)?.recordingError;
+    const why = failed ? `: recording failed (${failed})` : rec.channelCount === 0 ? ': it opened no channel' : '';
     throw new WardenError('RECORDING_NOT_FOUND', `${what}${why} (looked in ${recordingsDir(cfg)})`);
   }
   return { id: rec.id, recordings };
@@ -32,7 +33,7 @@ export const RECORDING_COMMANDS: Record<string, Command> = {
         const { recordings } = await channelRecordings(registry, cfg, positionals[0]!);
         let code = 0;
         for (const r of recordings) {
-          const verdict = verdictOf(await verifyRecording(r.file, { expectedHead: r.chainHead }), r.chainHead);
+          const verdict = verdictOf(await verifyRecording(r.file, { expectedHead: r.chainHead }), r.chainHead, r.recordingError);
           console.log(`channel ${r.channel}: ${verdict.status === 'intact' ? 'OK' : verdict.status.toUpperCase()}: ${r.file}: ${verdict.text}`);
           if (r.sha256 && verdict.status === 'intact') console.log(`  sha256 of the compressed file in the registry: ${r.sha256}`);
           // Tampering wins over an incomplete recording in the exit status.

@@ -64,6 +64,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   let reaper!: Reaper;
   let auditQueues!: AuditQueues;
   let heartbeatTimer: NodeJS.Timeout | undefined;
+  let stopRecordingHealth = () => {};
   const startedAt = Date.now();
   const beat = async () => {
     const sessions = await supervisor.count();
@@ -132,8 +133,13 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
           },
         });
         supervisor.startActivityFlush(cfg.registry.activityFlushInterval);
+        recordingHealth?.startWatching(30_000);
+        stopRecordingHealth = () => recordingHealth?.stopWatching();
       },
-      stop: () => supervisor.shutdown({ reason: 'shutdown' }),
+      stop: async () => {
+        stopRecordingHealth();
+        await supervisor.shutdown({ reason: 'shutdown' });
+      },
     },
     {
       name: 'control',

@@ -81,9 +81,10 @@ export interface LoginChecks {
 export async function loginOutcome(checks: LoginChecks, user: string, rawLogin: string): Promise<LoginOutcome<Permission>> {
   const { cfg } = checks;
   if (!checks.registryAvailable() && !cfg.registry.allowLoginsWhenUnavailable) return { kind: 'unavailable' };
-  if (cfg.recording.enabled && cfg.recording.onFailure === 'terminate' && checks.recordingHealth) {
+  if (cfg.recording.enabled && checks.recordingHealth) {
+    // Checked under `continue` too: the probe also watches the free space.
     const health = await checks.recordingHealth.check();
-    if (!health.ok) return { kind: 'unrecordable', why: health.why };
+    if (!health.ok && cfg.recording.onFailure === 'terminate') return { kind: 'unrecordable', why: health.why };
   }
   const res = resolveTarget(permissionsFor(cfg, user), parseLoginName(rawLogin));
   if (res.kind === 'target') return { kind: 'target', permission: res.permission };

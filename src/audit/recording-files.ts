@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { SessionRecord } from '../session-record.js';
 
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
 export function recordingsDir(cfg: Pick<Config, 'dataDir' | 'recording'>): string {
   return cfg.recording.dir ?? join(cfg.dataDir, 'recordings');
 }
@@ -23,6 +25,8 @@ export interface ChannelRecording {
   /** From the registry, when the recording was finalised: tamper evidence kept apart from the file. */
   chainHead?: string;
   sha256?: string;
+  /** Why the recorder stopped early, when it did (from the session record). */
+  recordingError?: string;
 }
 
 /** Every channel recording of a session that exists on this machine, by channel number. */
@@ -35,7 +39,8 @@ export function recordingFiles(cfg: Pick<Config, 'dataDir' | 'recording'>, rec: 
   // Not finalised yet (live, or the instance died): the plain .cast. A session that started
   // just before midnight UTC may sit in the previous day's folder, hence the scan.
   const day = new Date(rec.start).toISOString().slice(0, 10);
-  const days = existsSync(dir) ? [day, ...readdirSync(dir).filter((d) => d !== day)] : [];
+  const others = existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory() && DAY.test(d.name) && d.name !== day) : [];
+  const days = [day, ...others.map((d) => d.name)];
   const name = new RegExp(`^${rec.id}\\.(\\d+)\\.cast(\\.gz)?$`);
   for (const d of days) {
     const folder = join(dir, d);
@@ -46,5 +51,6 @@ export function recordingFiles(cfg: Pick<Config, 'dataDir' | 'recording'>, rec: 
     }
     if (found.size) break;
   }
-  return [...found.values()].sort((a, b) => a.channel - b.channel);
+  const errors = new Map(rec.channels.map((c) => [c.n, c.recordingError]));
+  return [...found.values()].map((r) => ({ ...r, recordingError: errors.get(r.channel) })).sort((a, b) => a.channel - b.channel);
 }

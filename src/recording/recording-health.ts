@@ -23,6 +23,7 @@ export class RecordingHealth {
   private checkedAt = -Infinity;
   private probing?: Promise<RecordingHealthState>;
   private lowSpace = false;
+  private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly o: { dir: string; minFreeSpace: number; log: Logger; audit: Logger; probeEveryMs?: number; now?: () => number },
@@ -35,6 +36,17 @@ export class RecordingHealth {
   async check(): Promise<RecordingHealthState> {
     if (this.now() - this.checkedAt < (this.o.probeEveryMs ?? 5_000)) return this.state;
     return (this.probing ??= this.probe().finally(() => (this.probing = undefined)));
+  }
+
+  /** Probe every `everyMs` besides logins, so low space is noticed on a quiet instance too. */
+  startWatching(everyMs: number): void {
+    this.stopWatching();
+    this.timer = setInterval(() => void this.check(), everyMs);
+    this.timer.unref();
+  }
+
+  stopWatching(): void {
+    clearInterval(this.timer);
   }
 
   /** A recorder could not write: believe it at once (the next probe may clear it). */

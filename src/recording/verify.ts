@@ -169,11 +169,15 @@ export interface Verdict {
  * stopped recorder leaves, so it is reported as incomplete, not as tampered; everything else
  * (a changed, deleted or reordered chunk) is tampering either way.
  */
-export function verdictOf(res: VerifyResult, registryHead: string | undefined): Verdict {
+export function verdictOf(res: VerifyResult, registryHead: string | undefined, recorderError?: string): Verdict {
+  if (res.ok && recorderError) {
+    return { status: 'incomplete', text: `the ${res.chunks} chunks written are intact, then the recorder stopped (${recorderError})` };
+  }
   if (res.ok) return { status: 'intact', text: `intact (${res.chunks} chunks, ${res.bytes} bytes${registryHead ? ', chain head matches the registry' : ', no chain head in the registry yet'})` };
   const stopped = res.problem === 'truncated' || res.problem === 'appended';
   if (stopped && !registryHead) {
-    return { status: 'incomplete', text: `chunks 0..${res.chunk - 1} are intact, then the recording stops (${res.detail}); the recorder failed or was killed` };
+    const why = recorderError ? `the recorder stopped (${recorderError})` : 'the recorder failed or was killed';
+    return { status: 'incomplete', text: `chunks 0..${res.chunk - 1} are intact, then the recording stops (${res.detail}); ${why}` };
   }
   return { status: 'tampered', text: `chunk ${res.chunk} ${res.problem}: ${res.detail}` };
 }
