@@ -7,20 +7,20 @@
  * The data path (relay hooks in session-channels.ts) only bumps in-memory counters; the
  * registry sees activity through the supervisor's periodic flush.
  */
-import type { AuthContext, Client, Connection } from 'ssh2';
+import type { Client, Connection } from 'ssh2';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { createSessionMachine, type ConnectInput } from '../machines/session.machine.js';
 import type { EndReason, SessionEnd, SessionEvent, SessionState } from '../machines/session.types.js';
 import type { ChannelRelay } from './channel-relay.js';
 import type { Config } from './config.js';
 import { farewellFor, NOTICES } from './errors.js';
-import { parseLoginName, type Permission } from './grants.js';
+import type { Permission } from './grants.js';
 import type { HostKeyStore } from './hostkeys.js';
 import { newSessionId } from './ids.js';
 import type { Logger } from './logger.js';
 import type { Registry } from './registry.js';
 import type { SessionRecord } from './session-record.js';
-import { loginOutcome, verdictFor } from './session-auth.js';
+import { SessionLogin } from './session-login.js';
 import { SessionChannels } from './session-channels.js';
 import { SessionTimers, type Scheduler } from './session-timers.js';
 import type { AuditSink } from './audit/audit-queues.js';
@@ -30,6 +30,7 @@ import type { RecordingHealth } from './recording/recording-health.js';
 import { disconnectFor, Farewell } from './session-farewell.js';
 import { connectTarget } from './target-connector.js';
 import { runMenu } from './target-menu.js';
+import { refuseForwarding } from './session-refusals.js';
 import { printable } from './text.js';
 
 export interface SessionDeps {
@@ -60,7 +61,6 @@ export interface SessionEnded {
 }
 
 const sessionMachine = createSessionMachine<Permission>();
-const AUTH_METHODS: Array<'publickey' | 'password'> = ['publickey', 'password'];
 
 export class Session {
   readonly id = newSessionId();
@@ -72,8 +72,7 @@ export class Session {
   private readonly timers: SessionTimers;
   private target?: Client;
   private ended = false;
-  /** Looked up once per connection, at its first authentication attempt. */
-  private sourceBlocked?: Promise<boolean>;
+  private readonly login: SessionLogin;
 
   constructor(
     private readonly client: Connection,
@@ -89,6 +88,20 @@ export class Session {
       id: this.id, user: '', asset: '', account: '', remote, instance: deps.instanceId, kind: 'pending',
       state: 'authenticating', start: now, lastActivity: now, bytesIn: 0, bytesOut: 0, channelCount: 0, channels: [],
     };
+    this.login = new SessionLogin(deps, {
+      sessionId: this.id,
+      remote,
+      ended: () => this.ended,
+      failed: () => {
+        this.send({ type: 'AUTH_FAILED' });
+        return this.ended;
+      },
+      authenticated: (user, outcome) => {
+        this.record.user = user;
+        if (outcome.kind === 'target') Object.assign(this.record, { asset: outcome.permission.asset, account: outcome.permission.account });
+        this.send({ type: 'LOGIN', user, outcome });
+      },
+    });
     this.channels = new SessionChannels(
       {
         sessionId: this.id,
@@ -185,62 +198,12 @@ export class Session {
       this.send({ type: 'END', reason: timeout ? 'client_timeout' : this.record.user ? 'error' : 'auth_failed', detail: timeout ? undefined : 'protocol error' });
     });
     c.on('close', () => this.send({ type: 'END', reason: 'client_closed' }));
-    c.on('authentication', (ctx) => this.authenticate(ctx));
+    c.on('authentication', (ctx) => this.login.attempt(ctx));
     c.on('session', (accept, reject) => {
       if (this.ended && !this.farewell.waiting) return reject();
       this.channels.add(accept());
     });
-    c.on('tcpip', (_accept, reject, info) => {
-      reject();
-      this.channels.say(`Warden: port forwarding to ${printable(info.destIP, 64)}:${info.destPort} is not allowed.`);
-      this.deps.audit.info({ event: 'forward_refused', session: this.id, dest: `${printable(info.destIP, 64)}:${info.destPort}` }, 'port forwarding refused');
-    });
-    c.on('request', (_accept, reject, name) => {
-      reject?.();
-      this.channels.say(`Warden: ${name === 'tcpip-forward' ? 'remote port forwarding' : 'that request'} is not allowed.`);
-    });
-  }
-
-  // --- authentication -------------------------------------------------------------------
-
-  private authenticate(ctx: AuthContext): void {
-    const { penalty, audit } = this.deps;
-    const remote = this.record.remote;
-    this.sourceBlocked ??= penalty ? penalty.blocked(remote) : Promise.resolve(false);
-    verdictFor(this.deps.cfg, parseLoginName(ctx.username).user, ctx, this.sourceBlocked).then(
-      (verdict) => {
-        if (this.ended) return ctx.reject([], false);
-        if (verdict.kind === 'pk-ok') return ctx.accept();
-        if (verdict.kind === 'accept') {
-          ctx.accept();
-          return void this.onAuthenticated(ctx.username, ctx.method);
-        }
-        if (verdict.blocked && verdict.counts) this.log.warn({ remote }, 'source refused: too many failed logins');
-        if (!verdict.counts) return ctx.reject(AUTH_METHODS);
-        penalty?.failed(remote);
-        audit.info({ event: 'auth_failure', session: this.id, login: printable(ctx.username), method: ctx.method, why: verdict.why, remote }, 'authentication failed');
-        this.send({ type: 'AUTH_FAILED' });
-        // The last allowed failure has ended the session (and sent OpenSSH's "Too many
-        // authentication failures" disconnect): no failure reply that would invite one more try.
-        if (!this.ended) ctx.reject(AUTH_METHODS);
-      },
-      (err: unknown) => {
-        this.log.error({ err }, 'authentication check failed');
-        ctx.reject(AUTH_METHODS);
-      },
-    );
-  }
-
-  private async onAuthenticated(rawLogin: string, method: string): Promise<void> {
-    const user = parseLoginName(rawLogin).user;
-    this.record.user = user;
-    this.deps.audit.info({ event: 'auth_success', session: this.id, user, method, remote: this.record.remote }, 'authenticated');
-    const outcome = await loginOutcome(this.deps, user, rawLogin);
-    if (outcome.kind === 'target') Object.assign(this.record, { asset: outcome.permission.asset, account: outcome.permission.account });
-    if (outcome.kind === 'denied') {
-      this.deps.audit.info({ event: 'denied', session: this.id, user, login: printable(rawLogin), why: outcome.message }, 'target refused');
-    }
-    this.send({ type: 'LOGIN', user, outcome });
+    refuseForwarding(c, { sessionId: this.id, say: (text) => this.channels.say(text), audit: this.deps.audit });
   }
 
   // --- channels and menu ------------------------------------------------------------------
@@ -293,8 +256,8 @@ export class Session {
 
   private recordState(state: SessionState): void {
     this.record.state = state;
-    const { user, asset, account, kind } = this.record;
-    void this.deps.registry.update(this.id, { state, user, asset, account, kind }).catch((err: unknown) => this.log.warn({ err }, 'registry update failed'));
+    const { user, asset, account } = this.record;
+    void this.deps.registry.update(this.id, { state, user, asset, account, ...this.syncRecord() }).catch((err: unknown) => this.log.warn({ err }, 'registry update failed'));
   }
 
   // --- the one way out --------------------------------------------------------------------
