@@ -158,7 +158,7 @@ const COMMANDS: Record<string, Command> = {
           session: flags.session as string | undefined, user: flags.user as string | undefined, asset: flags.asset as string | undefined, grep, limit: Number(flags.limit ?? 100),
         });
         if (flags.json) for (const e of entries) console.log(JSON.stringify(e));
-        else console.log(entries.length ? table(['TIME', 'SESSION', 'USER', 'ASSET', 'ACCOUNT', 'AT (s)', 'TAG', 'COMMAND'], entries.reverse().map((e) => [isoTime(e.at), e.session, e.user, e.asset, e.account, e.offset.toFixed(1), e.tag, e.command])) : 'No commands match.');
+        else console.log(entries.length ? table(['TIME', 'SESSION.CHANNEL', 'USER', 'ASSET', 'ACCOUNT', 'AT (s)', 'TAG', 'COMMAND'], entries.reverse().map((e) => [isoTime(e.at), e.channel ? `${e.session}.${e.channel}` : e.session, e.user, e.asset, e.account, e.offset.toFixed(1), e.tag, e.command])) : 'No commands match.');
         return 0;
       });
     },
