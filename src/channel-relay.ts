@@ -187,6 +187,22 @@ export class ChannelRelay {
     client.once('end', () => target.end());
   }
 
+  /**
+   * Stop reading the target until `until` settles (the recorder is behind): the SSH window
+   * then fills and the target waits, instead of Warden buffering without bound. The pipe to
+   * the client may resume the stream on its own 'drain'; the next chunk pauses it again.
+   */
+  holdOutput(until: Promise<void>): void {
+    const t = this.target;
+    if (!t || t.isPaused()) return;
+    t.pause();
+    t.stderr.pause();
+    void until.finally(() => {
+      t.resume();
+      t.stderr.resume();
+    });
+  }
+
   /** Run `fn` once every byte already queued for the client has been handed to ssh2. */
   private afterWrites(fn: () => void): void {
     const s = this.stream!;

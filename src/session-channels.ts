@@ -172,7 +172,11 @@ export class SessionChannels {
       this.activity(relay, 'input');
     },
     onOutput: (relay, data) => {
-      this.audits.get(relay)?.output(data);
+      const audit = this.audits.get(relay);
+      if (audit) {
+        audit.output(data);
+        if (audit.backlogged) relay.holdOutput(audit.drained());
+      }
       this.bytesOut += data.length;
       this.entries.get(relay)!.bytesOut += data.length;
       this.dirty = true;

@@ -145,6 +145,15 @@ export class SessionAudit {
     if (!this.filtering) this.tracker?.input(data);
   }
 
+  /** The recorder is behind: the relay should stop reading the target until `drained()`. */
+  get backlogged(): boolean {
+    return this.recorder?.backlogged ?? false;
+  }
+
+  drained(): Promise<void> {
+    return this.recorder?.drained() ?? Promise.resolve();
+  }
+
   resize(cols: number, rows: number): void {
     this.recorder?.resize(cols, rows);
     this.tracker?.resize(cols, rows);
