@@ -10,17 +10,23 @@
  * somewhere the attacker cannot write, e.g. the session record.
  */
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 
 export const GENESIS = '0'.repeat(64);
 
-export interface ChainEntry {
-  seq: number;
+const count = z.number().int().nonnegative().refine(Number.isSafeInteger, 'not a safe integer');
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'not 64 hex digits');
+
+/** One line of a .chain file, as stored. */
+export const chainEntrySchema = z.object({
+  seq: count,
   /** Byte offset of the chunk in the uncompressed .cast. */
-  offset: number;
-  length: number;
-  sha256: string;
-  chain: string;
-}
+  offset: count,
+  length: count,
+  sha256: hex64,
+  chain: hex64,
+});
+export type ChainEntry = z.infer<typeof chainEntrySchema>;
 
 export function sha256Hex(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
@@ -39,8 +45,6 @@ export function formatEntry(e: ChainEntry): string {
   return JSON.stringify({ seq: e.seq, offset: e.offset, length: e.length, sha256: e.sha256, chain: e.chain }) + '\n';
 }
 
-const HEX64 = /^[0-9a-f]{64}$/;
-
 /** Parses one line of a .chain file; returns a reason string when it is not a well-formed entry. */
 export function parseEntry(line: string): ChainEntry | string {
   let v: unknown;
@@ -49,13 +53,8 @@ export function parseEntry(line: string): ChainEntry | string {
   } catch {
     return 'not JSON';
   }
-  if (typeof v !== 'object' || v === null) return 'not an object';
-  const o = v as Record<string, unknown>;
-  for (const k of ['seq', 'offset', 'length'] as const) {
-    if (!Number.isSafeInteger(o[k]) || (o[k] as number) < 0) return `bad ${k}`;
-  }
-  for (const k of ['sha256', 'chain'] as const) {
-    if (typeof o[k] !== 'string' || !HEX64.test(o[k] as string)) return `bad ${k}`;
-  }
-  return o as unknown as ChainEntry;
+  const parsed = chainEntrySchema.safeParse(v);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  return issue.path.length ? `bad ${issue.path.join('.')}` : 'not an object';
 }
