@@ -4,19 +4,24 @@
  * lost. Reads serve `warden terminals` and the kill path (is the owner alive?).
  */
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import type { RedisKeys } from './redis-keys.js';
 
-export interface InstanceInfo {
-  id: string;
-  host: string;
-  pid: number;
-  version: string;
-  started: number;
-  heartbeat: number;
-  sessions: number;
-  address: string;
-  alive: boolean;
-}
+const num = z.coerce.number();
+
+/** An instance's hash as stored by its heartbeat. */
+const storedInstance = z.object({
+  id: z.string().min(1),
+  host: z.string().default(''),
+  pid: num,
+  version: z.string().default(''),
+  started: num,
+  heartbeat: num,
+  sessions: num.default(0),
+  address: z.string().default(''),
+});
+
+export type InstanceInfo = z.output<typeof storedInstance> & { alive: boolean };
 
 export class InstanceRegistry {
   constructor(
@@ -44,13 +49,9 @@ export class InstanceRegistry {
     const pipe = this.redis.pipeline();
     for (const id of ids) pipe.hgetall(this.keys.instance(id)).exists(this.keys.lease(id));
     const res = (await pipe.exec()) ?? [];
-    return ids.flatMap((id, i) => {
-      const h = res[2 * i]?.[1] as Record<string, string> | undefined;
-      if (!h?.id) return [];
-      return [{
-        id, host: h.host ?? '', pid: Number(h.pid), version: h.version ?? '', started: Number(h.started),
-        heartbeat: Number(h.heartbeat), sessions: Number(h.sessions), address: h.address ?? '', alive: res[2 * i + 1]?.[1] === 1,
-      }];
+    return ids.flatMap((_id, i) => {
+      const parsed = storedInstance.safeParse(res[2 * i]?.[1]);
+      return parsed.success ? [{ ...parsed.data, alive: res[2 * i + 1]?.[1] === 1 }] : [];
     });
   }
 
