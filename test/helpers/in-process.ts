@@ -7,15 +7,14 @@
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import type { Client as SshClient, ClientChannel, ConnectConfig, Connection, ServerChannel } from 'ssh2';
 import { loadConfig } from '../../src/config.js';
 import { startInstance, type Instance } from '../../src/instance.js';
-import { createLogger } from '../../src/logger.js';
 import { hashPassword } from '../../src/password.js';
 import { Client, Server, utils } from '../../src/ssh2.js';
 import { makeTempDir, removeTempDir } from './processes.js';
 import { uniquePrefix } from './redis.js';
+import { capturedLogger } from './warden.js';
 
 export const PASSWORD = 'in-process-pw';
 
@@ -114,14 +113,7 @@ grants:
   - { users: [alice], assets: [t1, t2], accounts: [svc] }
 `;
   writeFileSync(path.join(dir, 'warden.yaml'), yaml);
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      cb();
-    },
-  });
-  const log = createLogger({ destination: sink, level: 'debug' });
+  const { log, lines } = capturedLogger();
   const instance = await startInstance(loadConfig(path.join(dir, 'warden.yaml')), log, log.child({ audit: true }));
   const clients = new Set<SshClient>();
   return {

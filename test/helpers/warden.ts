@@ -102,9 +102,8 @@ ${opts.extraYaml ?? ''}
   return { configFile, aliceKey };
 }
 
-export async function startWarden(opts: WardenOptions): Promise<WardenHandle> {
-  const dir = makeTempDir('warden-');
-  const { configFile, aliceKey } = await writeWardenConfig(dir, opts);
+/** A debug logger whose JSON lines (debug log and audit events alike) the test can read. */
+export function capturedLogger(): { log: ReturnType<typeof createLogger>; lines: string[] } {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -112,7 +111,13 @@ export async function startWarden(opts: WardenOptions): Promise<WardenHandle> {
       cb();
     },
   });
-  const log = createLogger({ destination: sink, level: 'debug' });
+  return { log: createLogger({ destination: sink, level: 'debug' }), lines };
+}
+
+export async function startWarden(opts: WardenOptions): Promise<WardenHandle> {
+  const dir = makeTempDir('warden-');
+  const { configFile, aliceKey } = await writeWardenConfig(dir, opts);
+  const { log, lines } = capturedLogger();
   const instance = await startInstance(loadConfig(configFile), log, log.child({ audit: true }));
   return {
     instance,
