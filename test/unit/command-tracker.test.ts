@@ -77,6 +77,26 @@ const EXPECTED: Record<string, Array<string | { command: string; fullscreen: tru
   'clear-screen': ['echo one', 'echo two'],
 };
 
+/** The edits corpus (record.py EDITS): each recorded typed key by key and as one burst per line. */
+export const EDITS: Record<string, string[]> = {
+  backspace: ['echo delta'],
+  arrows: ['echo world.'],
+  'home-end': ['echo x y', 'echo z w', 'echo v u'],
+  // The line erased with Ctrl-U before Enter is never logged.
+  'ctrl-u': ['echo right'],
+  'ctrl-w': ['echo one three'],
+  'ctrl-k': ['echo keep'],
+  'ctrl-r': ['echo first-entry', 'echo other', 'echo first-entry'],
+  'tab-single': ['cat warden-notes.txt'],
+  'tab-multiple': ['ls warden-plan.txt'],
+  'long-edit': [`echo wrapped ${'0123456789'.repeat(8)}`],
+};
+for (const [name, expected] of Object.entries(EDITS)) {
+  EXPECTED[`${name}-keys`] = expected;
+  EXPECTED[`${name}-burst`] = expected;
+}
+EXPECTED['edits-one-chunk'] = ['echo delta', 'echo world.', 'echo right', 'echo one three', 'echo keep'];
+
 describe('CommandTracker on recorded bash sessions', () => {
   for (const [name, expected] of Object.entries(EXPECTED)) {
     for (const mode of ['step', 'burst', 'lag'] as const) {
