@@ -8,20 +8,20 @@
  * Timeline of one line:
  *  1. The first key of a line (processed after all output received before it) captures the
  *     prompt prefix: the cursor cell and the text left of it.
- *  2. Enter queues a submission. It notes whether the screen already showed text after the
- *     prompt (the echo) and, if not, what the keys should make the editor show (key-line.ts),
- *     for the echo check in step 3.
- *  3. The submission resolves at the next line feed the target sends: an echoing line editor
- *     always answers Enter with a newline, and by then the echo of fast-typed keys has arrived
- *     too (reading at Enter would miss a line typed faster than the round trip). A submission
- *     with no echo at Enter counts only if it was typed faster than `noEchoAfterMs` (type-ahead,
- *     a paste or a burst, not a person typing blind at a prompt) and the screen now shows what
- *     the keys should show (any text, when the keys do not determine the line: Tab, history);
- *     otherwise it is dropped. That is how a secret typed at `read -s` or `sudo` is never logged,
- *     not even partially, even when the program prints it back on the prompt's row.
- *     Edited lines are compared as edited: comparing the typed bytes (before the first edit)
- *     with the screen lost every burst with a Backspace, an arrow or Ctrl-U in it, and so made
- *     the log depend on whether a filter had held Enter until the echo arrived.
+ *  2. Enter queues a submission. It notes whether the screen already showed what the keys
+ *     should make the line editor show (key-line.ts): the echo had caught up, or not yet.
+ *  3. A submission whose echo had caught up resolves at the next line feed the target sends (an
+ *     echoing line editor always answers Enter with a newline). One whose echo had not (a burst,
+ *     a paste, type-ahead, a slow link: keys reach us before their echo) resolves at the first
+ *     line feed at which the screen shows what its keys should show; line feeds before that are
+ *     part of its echo (completion listings, wrapped redraws) or of earlier lines' output. This
+ *     is the same reading the filter gate makes when it holds Enter until the echo is in, so
+ *     the log does not depend on whether a filter is on. Comparing as edited matters: matching
+ *     only the bytes typed before the first edit key lost every burst with a Backspace, an arrow
+ *     or Ctrl-U in it. A line typed for longer than `noEchoAfterMs` with nothing echoed is
+ *     no-echo input, and a line whose screen never matches is dropped; that is how a secret
+ *     typed at `read -s` or `sudo` is never logged, not even partially, even when the program
+ *     prints it back on the prompt's row.
  *  4. The resolved command is held until the next key, until output arrives `holdMs` later, or
  *     until the alternate screen opens. In the last case the entry is tagged `fullscreen` and
  *     keys are ignored until the program leaves the alternate screen.

@@ -56,7 +56,7 @@ export interface PtyShell {
   /** The shell's working directory (a fresh temp dir). */
   dir: string;
   write(data: string | Buffer): void;
-  /** Called with every output chunk, in order. */
+  /** Called with every output chunk, in order (first with everything received so far). */
   onOutput(fn: (data: Buffer) => void): void;
   /** Resolves once no output has come for `quietMs`. */
   quiet(quietMs: number): Promise<void>;
@@ -71,17 +71,22 @@ export async function startPtyShell(opts: { delayMs?: number } = {}): Promise<Pt
   const child: ChildProcess = spawn('python3', ['-c', RELAY, String(opts.delayMs ?? 0), dir], { stdio: ['pipe', 'pipe', 'inherit'] });
   trackChild(child);
   const listeners: Array<(d: Buffer) => void> = [];
+  const chunks: Buffer[] = [];
   let all = '';
   let lastOutput = Date.now();
   child.stdout!.on('data', (d: Buffer) => {
     lastOutput = Date.now();
+    chunks.push(d);
     all += d.toString('utf8');
     for (const fn of listeners) fn(d);
   });
   const shell: PtyShell = {
     dir,
     write: (data) => void child.stdin!.write(data),
-    onOutput: (fn) => void listeners.push(fn),
+    onOutput(fn) {
+      if (chunks.length) fn(Buffer.concat(chunks));
+      listeners.push(fn);
+    },
     async quiet(quietMs) {
       while (Date.now() - lastOutput < quietMs) await sleep(Math.max(5, quietMs - (Date.now() - lastOutput)));
     },
