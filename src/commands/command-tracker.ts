@@ -10,18 +10,18 @@
  *     prompt prefix: the cursor cell and the text left of it.
  *  2. Enter queues a submission. It notes whether the screen already showed what the keys
  *     should make the line editor show (key-line.ts): the echo had caught up, or not yet.
- *  3. A submission whose echo had caught up resolves at the next line feed the target sends (an
- *     echoing line editor always answers Enter with a newline). One whose echo had not (a burst,
- *     a paste, type-ahead, a slow link: keys reach us before their echo) resolves at the first
- *     line feed at which the screen shows what its keys should show; line feeds before that are
- *     part of its echo (completion listings, wrapped redraws) or of earlier lines' output. This
- *     is the same reading the filter gate makes when it holds Enter until the echo is in, so
- *     the log does not depend on whether a filter is on. Comparing as edited matters: matching
- *     only the bytes typed before the first edit key lost every burst with a Backspace, an arrow
- *     or Ctrl-U in it. A line typed for longer than `noEchoAfterMs` with nothing echoed is
- *     no-echo input, and a line whose screen never matches is dropped; that is how a secret
- *     typed at `read -s` or `sudo` is never logged, not even partially, even when the program
- *     prints it back on the prompt's row.
+ *  3. (submissions.ts) A submission whose echo had caught up resolves at the next line feed
+ *     the target sends (an echoing line editor always answers Enter with a newline). One whose
+ *     echo had not (a burst, a paste, type-ahead, a slow link: keys reach us before their echo)
+ *     resolves at the first line feed at which the screen shows what its keys should show;
+ *     line feeds before that are part of its echo (completion listings, wrapped redraws) or of
+ *     earlier lines' output. This is the same reading the filter gate makes when it holds Enter
+ *     until the echo is in, so the log does not depend on whether a filter is on. Comparing as
+ *     edited matters: matching only the bytes typed before the first edit key lost every burst
+ *     with a Backspace, an arrow or Ctrl-U in it. A line typed for longer than `noEchoAfterMs`
+ *     with nothing echoed is no-echo input, and a line whose screen never matches is dropped;
+ *     that is how a secret typed at `read -s` or `sudo` is never logged, not even partially,
+ *     even when the program prints it back on the prompt's row.
  *  4. The resolved command is held until the next key, until output arrives `holdMs` later, or
  *     until the alternate screen opens. In the last case the entry is tagged `fullscreen` and
  *     keys are ignored until the program leaves the alternate screen.
@@ -36,7 +36,8 @@ import type { IBuffer, Terminal as XTerm } from '@xterm/headless';
 import { KeyScanner, type EscKind, type KeyKind } from './key-scanner.js';
 import { KeyLine } from './key-line.js';
 import { WriteLag } from './write-lag.js';
-import { capturePrefix, cursorRow, logicalEnd, promptStillShown, readCommand, type Prefix, type PromptShape } from './screen-text.js';
+import { capturePrefix, cursorRow, readCommand, type Prefix } from './screen-text.js';
+import { Submissions } from './submissions.js';
 
 // The package is CommonJS; ESM sees its exports only through the default import.
 const { Terminal } = xterm;
@@ -85,27 +86,7 @@ interface OpenLine {
   keys: KeyLine;
 }
 
-interface Submission {
-  prefix: Prefix;
-  at: number;
-  /** The screen at Enter: showed what the keys should show, something else, or nothing. */
-  echo: 'matches' | 'partial' | 'none';
-  /** Typed for longer than noEchoAfterMs. */
-  slow: boolean;
-  keys: KeyLine;
-  /** Line feeds seen while waiting for the echo (bounds the work a pending line costs). */
-  feeds: number;
-  /** Last row of the line at Enter, relative to the prompt's row (multi-line pastes). */
-  endOffset: number;
-}
-
 const EMPTY = new Uint8Array(0);
-/** Unresolved submissions kept at most (a program reading lines with echo off and never
- *  printing a newline would otherwise grow the queue). */
-const MAX_PENDING = 32;
-/** Line feeds a submission waits for its echo before it is dropped (completion listings and
- *  wrapped redraws put line feeds inside the echo of a burst). */
-const MAX_FEEDS = 64;
 
 export class CommandTracker {
   private readonly term: XTerm;
@@ -114,10 +95,8 @@ export class CommandTracker {
   private readonly noEchoAfterMs: number;
   private readonly keys = new KeyScanner();
   private open: OpenLine | null = null;
-  private pending: Submission[] = [];
+  private readonly pending = new Submissions();
   private held: { entry: CommandEntry; resolvedAt: number } | null = null;
-  /** The prompt of the last echoed line, to recognise it when a prefix was captured off it. */
-  private lastPrompt: PromptShape | undefined;
   private readonly lag: WriteLag;
   /** Unsettled flush() promises: dispose() settles them, xterm may never run their callbacks. */
   private readonly waiters = new Set<() => void>();
@@ -162,7 +141,7 @@ export class CommandTracker {
   currentLine(): string {
     if (!this.open || this.disposed) return '';
     const buf = this.term.buffer.normal;
-    return readCommand(buf, this.open.prefix, cursorRow(buf), this.lastPrompt);
+    return readCommand(buf, this.open.prefix, cursorRow(buf), this.pending.lastPrompt);
   }
 
   /** currentLine() and how far its echo has come (for the filter gate; after `await flush()`). */
@@ -170,7 +149,7 @@ export class CommandTracker {
     const line = this.currentLine();
     const open = this.open;
     if (!open) return { line, echo: 'matches', atKnownPrompt: undefined };
-    const known = this.lastPrompt;
+    const known = this.pending.lastPrompt;
     const atKnownPrompt = known ? known.col === open.prefix.col && known.text === open.prefix.text : undefined;
     let echo: LineState['echo'];
     if (open.keys.accepts(line)) echo = open.keys.exact ? 'matches' : 'unknown';
@@ -185,7 +164,7 @@ export class CommandTracker {
    */
   quiescent(): boolean {
     if (this.held && !this.inFullscreen && this.now() - this.held.resolvedAt >= this.holdMs) this.release();
-    return !this.disposed && !this.open && this.pending.length === 0 && !this.held && !this.inFullscreen;
+    return !this.disposed && !this.open && this.pending.size === 0 && !this.held && !this.inFullscreen;
   }
 
   /** Resolves once everything received so far has been parsed and handled. */
@@ -207,7 +186,7 @@ export class CommandTracker {
     if (this.disposed) return;
     this.release();
     this.cancelOpen();
-    this.dropPending(this.pending.length);
+    this.pending.drop();
     this.disposed = true;
     this.term.dispose();
     for (const done of [...this.waiters]) done();
@@ -250,51 +229,14 @@ export class CommandTracker {
   }
 
   private submit(line: OpenLine, at: number): void {
-    const buf = this.term.buffer.normal;
-    const end = logicalEnd(buf, cursorRow(buf));
-    const shown = readCommand(buf, line.prefix, end, this.lastPrompt);
-    this.pending.push({
-      prefix: line.prefix,
-      at,
-      // An empty screen matches an erased line only once the erasing keys' echo is in.
-      echo: shown === '' && line.keys.anyText ? 'none' : line.keys.accepts(shown) ? 'matches' : shown === '' ? 'none' : 'partial',
-      slow: at - line.since > this.noEchoAfterMs,
-      keys: line.keys,
-      feeds: 0,
-      endOffset: end - line.prefix.marker.line,
-    });
+    this.pending.add(this.term.buffer.normal, line.prefix, line.keys, at, at - line.since > this.noEchoAfterMs);
     this.open = null;
-    if (this.pending.length > MAX_PENDING) this.dropPending(1);
   }
 
-  /**
-   * A newline answers the oldest submission if its echo had caught up at Enter. One whose echo
-   * had not (a burst, a paste, a slow link) is answered by the first newline at which the
-   * screen shows what its keys should show; until then the newlines are part of its echo, or
-   * of an earlier line's output. A submission answered drops the older ones still waiting;
-   * a line typed slowly with nothing echoed is no-echo input (a secret) and is dropped.
-   */
   private onLineFeed(): void {
-    if (this.pending.length === 0 || this.inFullscreen) return;
-    const buf = this.term.buffer.normal;
-    const left = cursorRow(buf) - 1; // the row the newline just left
-    for (let i = 0; i < this.pending.length; i++) {
-      const s = this.pending[i]!;
-      if (s.echo === 'none' && s.slow && s.keys.anyText) {
-        this.dropAt(i--);
-        continue;
-      }
-      const marker = s.prefix.marker;
-      const last = marker.isDisposed ? left : Math.max(left, marker.line + s.endOffset);
-      const command = readCommand(buf, s.prefix, last, this.lastPrompt);
-      if ((s.echo === 'matches' && i === 0) || s.keys.accepts(command)) {
-        if (promptStillShown(buf, s.prefix)) this.lastPrompt = { col: s.prefix.col, text: s.prefix.text };
-        this.dropPending(i + 1);
-        if (command !== '') this.hold({ command, at: s.at });
-        return;
-      }
-      if (++s.feeds > MAX_FEEDS) this.dropAt(i--);
-    }
+    if (this.pending.size === 0 || this.inFullscreen) return;
+    const answered = this.pending.onLineFeed(this.term.buffer.normal);
+    if (answered && answered.command !== '') this.hold(answered);
   }
 
   private hold(entry: CommandEntry): void {
@@ -318,7 +260,7 @@ export class CommandTracker {
     this.release(true);
     // Lines typed ahead cannot be resolved from the full-screen program's display.
     this.cancelOpen();
-    this.dropPending(this.pending.length);
+    this.pending.drop();
   }
 
   private emit(entry: CommandEntry): void {
@@ -332,13 +274,5 @@ export class CommandTracker {
   private cancelOpen(): void {
     this.open?.prefix.marker.dispose();
     this.open = null;
-  }
-
-  private dropPending(n: number): void {
-    for (const s of this.pending.splice(0, n)) s.prefix.marker.dispose();
-  }
-
-  private dropAt(i: number): void {
-    this.pending.splice(i, 1)[0]?.prefix.marker.dispose();
   }
 }

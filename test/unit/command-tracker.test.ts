@@ -2,6 +2,10 @@
  * Replays the golden transcripts recorded from a real bash in a real pty
  * (test/fixtures/terminal/record.py) into CommandTracker and checks the exact command list.
  *
+ * The edits corpus (`<edit>-keys` and `<edit>-burst`, see record.py) is recorded both key by key
+ * and as one chunk per line, Enter included, so in the burst recordings the keys really do reach
+ * the tracker before their echo, as they do through Warden with no filter holding Enter.
+ *
  * Each fixture is replayed three ways, which must agree:
  *  - step:  wait for the emulator after every chunk (the order a live session normally has);
  *  - burst: feed everything without waiting (the tracker's own queue must keep the order);
@@ -78,7 +82,7 @@ const EXPECTED: Record<string, Array<string | { command: string; fullscreen: tru
 };
 
 /** The edits corpus (record.py EDITS): each recorded typed key by key and as one burst per line. */
-export const EDITS: Record<string, string[]> = {
+const EDITS: Record<string, string[]> = {
   backspace: ['echo delta'],
   arrows: ['echo world.'],
   'home-end': ['echo x y', 'echo z w', 'echo v u'],
