@@ -58,9 +58,9 @@ async function typeCorpus(mode: 'keys' | 'burst', rules: Rule[]): Promise<Record
   const log = pino({ level: 'silent' });
   const relay = { kind: 'shell', pty: { term: 'xterm-256color', cols: 80, rows: 24 }, say: () => {} } as unknown as ChannelRelay;
   const { audit } = auditChannel(relay, {
-    sessionId: '01LIVE', user: 'alice', asset: 'web1', account: 'deploy', rules, record: false,
+    sessionId: '01LIVE', channel: 1, sessionStart: Date.now(), user: 'alice', asset: 'web1', account: 'deploy', rules, record: false,
     recordingsDir: '/nonexistent-not-used', recordInput: false,
-    sink: { command: (e) => logged.push(e), recording: () => {} }, audit: log, log,
+    sink: { command: (e) => logged.push(e), recording: () => {} }, audit: log, log, onRecordingFailed: () => {},
   });
   expect(relay.gate !== undefined).toBe(rules.length > 0); // the path under test is the one meant
   const target = shell;

@@ -29,9 +29,9 @@ async function gated(delayMs: number) {
   const audit = pino({ level: 'warn' }, { write: (line: string) => void events.push(JSON.parse(line) as Record<string, unknown>) });
   const relay = { kind: 'shell', pty: { term: 'xterm-256color', cols: 80, rows: 24 }, say: (t: string) => said.push(t) } as unknown as ChannelRelay;
   const channel = auditChannel(relay, {
-    sessionId: '01SLOW', user: 'alice', asset: 'web1', account: 'deploy', rules: [{ deny: 'forbidden', message: 'no forbidden files' }],
+    sessionId: '01SLOW', channel: 1, sessionStart: Date.now(), user: 'alice', asset: 'web1', account: 'deploy', rules: [{ deny: 'forbidden', message: 'no forbidden files' }],
     record: false, recordingsDir: '/nonexistent-not-used', recordInput: false,
-    sink: { command: (e) => logged.push(e), recording: () => {} }, audit, log,
+    sink: { command: (e) => logged.push(e), recording: () => {} }, audit, log, onRecordingFailed: () => {},
   }).audit!;
   target.onOutput((d) => channel.output(d));
   const send = async (text: string) => {
