@@ -31,6 +31,9 @@ const PROGRAMS = {
   asciinema: 'asciinema',
   // A full-screen program for the command-log tests (tagged, not parsed).
   vi: 'vim-tiny',
+  // Runs bash in a pty (optionally echoing late) for the command-log and filter-gate tests
+  // (test/helpers/pty-shell.ts), and records the golden terminal transcripts.
+  python3: 'python3',
 };
 
 export const PURPOSES = {

@@ -32,7 +32,7 @@ export interface CommandLogEntry {
   /** fullscreen: a full-screen program was launched (its keys are not parsed); exec: the
    *  command of an exec channel; no_pty: a shell without a terminal (input not parsed);
    *  denied: refused by a command rule. */
-  tag?: 'fullscreen' | 'exec' | 'no_pty' | 'denied';
+  tag?: 'fullscreen' | 'exec' | 'no_pty' | 'denied' | 'unverified';
 }
 
 export interface RecordingJob {

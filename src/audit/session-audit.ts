@@ -13,8 +13,8 @@ import { AsciicastRecorder } from '../recording/asciicast-recorder.js';
 import type { CommandEntry } from '../commands/command-tracker.js';
 import { LazyTracker } from '../commands/lazy-tracker.js';
 import { compileRules, type CommandFilter, type Rule } from '../commands/command-filter.js';
+import { FilterGate, type Forward } from '../commands/filter-gate.js';
 import { describeFsError, printable } from '../text.js';
-import { withTimeout } from '../timeout.js';
 import type { AuditSink, CommandLogEntry } from './audit-queues.js';
 import type { ChannelRelay } from '../channel-relay.js';
 import { recordingPath } from './recording-files.js';
@@ -44,23 +44,12 @@ export interface SessionAuditOptions {
   onRecordingFailed(why: string): void;
 }
 
-/** Bash readline and the tty line discipline both clear the line on Ctrl-E Ctrl-U. */
-const CLEAR_LINE = Buffer.from('\x05\x15');
-const ENTER = Buffer.from('\r');
-/** Keys typed closer together than this are a paste or type-ahead: wait for their echo. */
-const ECHO_SETTLE_MS = 30;
-const ECHO_WAIT_MAX_MS = 300;
-/** The input path must never hang on the emulator. */
-const JUDGE_TIMEOUT_MS = 2_000;
-
-export type Forward = (data: Buffer) => void;
-
 export class SessionAudit {
   readonly recorder?: AsciicastRecorder;
   private readonly tracker?: LazyTracker;
   private readonly filter: CommandFilter;
   private readonly started = Date.now();
-  private lastKeyAt = 0;
+  private filterGate?: FilterGate;
   /** Bytes of binary output left out of the recording (0: none so far). */
   private binaryBytes = 0;
 
@@ -165,68 +154,16 @@ export class SessionAudit {
 
   /**
    * Input on a filtered terminal: bytes up to each Enter go through at once; at Enter the line
-   * as displayed is checked, and a denied one is cleared on the target instead of run.
+   * as displayed, once its echo is in, is checked (filter-gate.ts).
    */
   gate(data: Buffer, forward: Forward, say: (text: string) => void): void | Promise<void> {
-    const cr = data.indexOf(13);
-    const pass: Forward = (d) => {
-      this.tracker!.input(d);
-      forward(d);
-    };
-    if (cr < 0) {
-      this.lastKeyAt = Date.now();
-      pass(data);
-      return;
-    }
-    return this.gateAsync(data, pass, say);
-  }
-
-  private async gateAsync(data: Buffer, forward: Forward, say: (text: string) => void): Promise<void> {
-    let start = 0;
-    for (let cr = data.indexOf(13); cr >= 0; cr = data.indexOf(13, start)) {
-      if (cr > start) forward(data.subarray(start, cr));
-      const typedJustNow = cr > start || Date.now() - this.lastKeyAt < ECHO_SETTLE_MS;
-      const line = await withTimeout(this.lineAtEnter(typedJustNow), JUDGE_TIMEOUT_MS);
-      if (line === undefined) {
-        // Cannot tell what the line is: it is not run (fail closed), and the user is told.
-        forward(CLEAR_LINE);
-        say('\r\nWarden could not check this command against the policy, so it was not sent. Try again.\r\n');
-        this.o.log.error('command filter could not read the line in time');
-        forward(ENTER);
-        start = cr + 1;
-        continue;
-      }
-      const verdict = this.filter.check(line);
-      this.o.log.debug({ verdict: verdict.action }, 'command filter at Enter');
-      if (verdict.action === 'deny') {
-        forward(CLEAR_LINE);
-        say(`\r\nCommand refused by policy: ${verdict.message}\r\n`);
-        this.denied(line, verdict.message, verdict.rule.pattern);
-      } else if (verdict.action === 'warn') {
-        this.warned(line, verdict.rule.pattern);
-      }
-      forward(ENTER);
-      start = cr + 1;
-    }
-    if (start < data.length) forward(data.subarray(start));
-    this.lastKeyAt = Date.now();
-  }
-
-  private async lineAtEnter(waitForEcho: boolean): Promise<string> {
-    const t = this.tracker!;
-    await t.flush();
-    let line = t.currentLine();
-    if (!waitForEcho) return line;
-    // Pasted or typed-ahead text: let its echo arrive and settle before judging the line.
-    const deadline = Date.now() + ECHO_WAIT_MAX_MS;
-    while (Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 15));
-      await t.flush();
-      const next = t.currentLine();
-      if (next === line && line !== '') break;
-      line = next;
-    }
-    return line;
+    this.filterGate ??= new FilterGate(this.tracker!, this.filter, {
+      denied: (line, message, pattern) => this.denied(line, message, pattern),
+      warned: (line, pattern) => this.warned(line, pattern),
+      unverified: (line, why) => this.unverified(line, why),
+      log: this.o.log,
+    });
+    return this.filterGate.gate(data, forward, say);
   }
 
   private logCommand(e: CommandEntry, extra: Partial<CommandLogEntry> = {}): void {
@@ -241,6 +178,11 @@ export class SessionAudit {
   private denied(line: string, message: string, pattern: string): void {
     this.o.audit.warn({ event: 'command_denied', session: this.o.sessionId, user: this.o.user, asset: this.o.asset, account: this.o.account, command: printable(line, 1024), rule: pattern, message }, 'command refused by policy');
     this.logCommand({ command: line, at: Date.now() }, { tag: 'denied' });
+  }
+
+  private unverified(line: string, why: string): void {
+    this.o.audit.warn({ event: 'command_unverified', session: this.o.sessionId, user: this.o.user, asset: this.o.asset, account: this.o.account, command: printable(line, 1024), why }, 'Enter withheld: the line could not be read to check it');
+    this.logCommand({ command: line, at: Date.now() }, { tag: 'unverified' });
   }
 
   private warned(line: string, pattern: string): void {

@@ -8,15 +8,20 @@
  * Timeline of one line:
  *  1. The first key of a line (processed after all output received before it) captures the
  *     prompt prefix: the cursor cell and the text left of it.
- *  2. Enter queues a submission. It notes whether the screen already showed text after the
- *     prompt (the echo) and, if not, the plain text typed, for the echo check in step 3.
- *  3. The submission resolves at the next line feed the target sends: an echoing line editor
- *     always answers Enter with a newline, and by then the echo of fast-typed keys has arrived
- *     too (reading at Enter would miss a line typed faster than the round trip). A submission
- *     with no echo at Enter counts only if it was typed faster than `noEchoAfterMs` (type-ahead,
- *     not a person typing blind at a prompt) and the screen now starts with the text typed;
- *     otherwise it is dropped. That is how a secret typed at `read -s` or `sudo` is never logged,
- *     not even partially, even when the program prints it back on the prompt's row.
+ *  2. Enter queues a submission. It notes whether the screen already showed what the keys
+ *     should make the line editor show (key-line.ts): the echo had caught up, or not yet.
+ *  3. (submissions.ts) A submission whose echo had caught up resolves at the next line feed
+ *     the target sends (an echoing line editor always answers Enter with a newline). One whose
+ *     echo had not (a burst, a paste, type-ahead, a slow link: keys reach us before their echo)
+ *     resolves at the first line feed at which the screen shows what its keys should show;
+ *     line feeds before that are part of its echo (completion listings, wrapped redraws) or of
+ *     earlier lines' output. This is the same reading the filter gate makes when it holds Enter
+ *     until the echo is in, so the log does not depend on whether a filter is on. Comparing as
+ *     edited matters: matching only the bytes typed before the first edit key lost every burst
+ *     with a Backspace, an arrow or Ctrl-U in it. A line typed for longer than `noEchoAfterMs`
+ *     with nothing echoed is no-echo input, and a line whose screen never matches is dropped;
+ *     that is how a secret typed at `read -s` or `sudo` is never logged, not even partially,
+ *     even when the program prints it back on the prompt's row.
  *  4. The resolved command is held until the next key, until output arrives `holdMs` later, or
  *     until the alternate screen opens. In the last case the entry is tagged `fullscreen` and
  *     keys are ignored until the program leaves the alternate screen.
@@ -28,9 +33,11 @@
  */
 import xterm from '@xterm/headless';
 import type { IBuffer, Terminal as XTerm } from '@xterm/headless';
-import { KeyScanner, type KeyKind } from './key-scanner.js';
+import { KeyScanner, type EscKind, type KeyKind } from './key-scanner.js';
+import { KeyLine } from './key-line.js';
 import { WriteLag } from './write-lag.js';
-import { capturePrefix, cursorRow, logicalEnd, promptStillShown, readCommand, type Prefix, type PromptShape } from './screen-text.js';
+import { capturePrefix, cursorRow, readCommand, type Prefix } from './screen-text.js';
+import { Submissions } from './submissions.js';
 
 // The package is CommonJS; ESM sees its exports only through the default import.
 const { Terminal } = xterm;
@@ -59,33 +66,27 @@ export interface CommandTrackerOptions {
   maxLagBytes?: number;
 }
 
+/**
+ * How the line being edited compares with what its keys should display (see key-line.ts):
+ * `matches` the echo has caught up; `differs` it has not (or the editor does something else);
+ * `none` keys were typed and nothing shows (a slow echo, or a prompt that does not echo);
+ * `unknown` the keys do not determine the line (Tab, history) and something shows.
+ */
+export interface LineState {
+  line: string;
+  echo: 'matches' | 'differs' | 'none' | 'unknown';
+  /** Whether the line starts at the prompt of earlier echoed lines; undefined if none known. */
+  atKnownPrompt: boolean | undefined;
+}
+
 interface OpenLine {
   prefix: Prefix;
   /** When the line's first key arrived. */
   since: number;
-  /** Plain text typed before the first edit key (bytes, capped): what an echo must show. */
-  head: number[];
-  headDone: boolean;
-  anyText: boolean;
-}
-
-interface Submission {
-  prefix: Prefix;
-  at: number;
-  echoed: boolean;
-  /** Typed for longer than noEchoAfterMs. */
-  slow: boolean;
-  head: string;
-  anyText: boolean;
-  /** Last row of the line at Enter, relative to the prompt's row (multi-line pastes). */
-  endOffset: number;
+  keys: KeyLine;
 }
 
 const EMPTY = new Uint8Array(0);
-const MAX_HEAD = 256;
-/** Unresolved submissions kept at most (a program reading lines with echo off and never
- *  printing a newline would otherwise grow the queue). */
-const MAX_PENDING = 32;
 
 export class CommandTracker {
   private readonly term: XTerm;
@@ -94,14 +95,14 @@ export class CommandTracker {
   private readonly noEchoAfterMs: number;
   private readonly keys = new KeyScanner();
   private open: OpenLine | null = null;
-  private pending: Submission[] = [];
+  private readonly pending = new Submissions();
   private held: { entry: CommandEntry; resolvedAt: number } | null = null;
-  /** The prompt of the last echoed line, to recognise it when a prefix was captured off it. */
-  private lastPrompt: PromptShape | undefined;
   private readonly lag: WriteLag;
   /** Unsettled flush() promises: dispose() settles them, xterm may never run their callbacks. */
   private readonly waiters = new Set<() => void>();
   private disposed = false;
+  /** Keys were ignored (full screen): the next line's keys may be incomplete. */
+  private keysLost = false;
 
   constructor(private readonly opts: CommandTrackerOptions) {
     this.now = opts.now ?? Date.now;
@@ -127,7 +128,7 @@ export class CommandTracker {
   input(data: Buffer): void {
     if (this.disposed) return;
     const at = this.now();
-    this.afterOutput(() => this.keys.scan(data, (kind, byte) => this.onKey(kind, byte, at)));
+    this.afterOutput(() => this.keys.scan(data, (kind, byte, esc, param) => this.onKey(kind, byte, esc, param, at)));
   }
 
   resize(cols: number, rows: number): void {
@@ -140,7 +141,20 @@ export class CommandTracker {
   currentLine(): string {
     if (!this.open || this.disposed) return '';
     const buf = this.term.buffer.normal;
-    return readCommand(buf, this.open.prefix, cursorRow(buf), this.lastPrompt);
+    return readCommand(buf, this.open.prefix, cursorRow(buf), this.pending.lastPrompt);
+  }
+
+  /** currentLine() and how far its echo has come (for the filter gate; after `await flush()`). */
+  lineState(): LineState {
+    const line = this.currentLine();
+    const open = this.open;
+    if (!open) return { line, echo: 'matches', atKnownPrompt: undefined };
+    const known = this.pending.lastPrompt;
+    const atKnownPrompt = known ? known.col === open.prefix.col && known.text === open.prefix.text : undefined;
+    let echo: LineState['echo'];
+    if (open.keys.accepts(line)) echo = open.keys.exact ? 'matches' : 'unknown';
+    else echo = line === '' ? 'none' : 'differs';
+    return { line, echo, atKnownPrompt };
   }
 
   /**
@@ -150,7 +164,7 @@ export class CommandTracker {
    */
   quiescent(): boolean {
     if (this.held && !this.inFullscreen && this.now() - this.held.resolvedAt >= this.holdMs) this.release();
-    return !this.disposed && !this.open && this.pending.length === 0 && !this.held && !this.inFullscreen;
+    return !this.disposed && !this.open && this.pending.size === 0 && !this.held && !this.inFullscreen;
   }
 
   /** Resolves once everything received so far has been parsed and handled. */
@@ -172,7 +186,7 @@ export class CommandTracker {
     if (this.disposed) return;
     this.release();
     this.cancelOpen();
-    this.dropPending(this.pending.length);
+    this.pending.drop();
     this.disposed = true;
     this.term.dispose();
     for (const done of [...this.waiters]) done();
@@ -186,8 +200,13 @@ export class CommandTracker {
     return this.term.buffer.active.type === 'alternate';
   }
 
-  private onKey(kind: KeyKind, byte: number, at: number): void {
-    if (this.disposed || this.inFullscreen) return;
+  private onKey(kind: KeyKind, byte: number, esc: EscKind, param: number, at: number): void {
+    if (this.disposed) return;
+    if (this.inFullscreen) {
+      // Some of these may be the first keys of the next line, typed as the program exited.
+      this.keysLost = true;
+      return;
+    }
     // A key means the held command did not open the alternate screen before the user went on.
     this.release();
     if (kind === 'interrupt') {
@@ -197,60 +216,27 @@ export class CommandTracker {
     const line = this.open ?? this.openLine(at);
     if (!line) return;
     if (kind === 'enter') this.submit(line, at);
-    else if (kind === 'text') {
-      line.anyText = true;
-      if (!line.headDone && line.head.length < MAX_HEAD) line.head.push(byte);
-    } else if (kind === 'edit') line.headDone = true;
+    else line.keys.key(kind, byte, esc, param);
   }
 
   private openLine(since: number): OpenLine | null {
     const buf = this.term.buffer.normal;
     const marker = this.term.registerMarker(0); // on the active (normal) buffer: see onKey
     if (!marker) return null;
-    this.open = { prefix: capturePrefix(buf, marker), since, head: [], headDone: false, anyText: false };
+    this.open = { prefix: capturePrefix(buf, marker), since, keys: new KeyLine(this.keysLost) };
+    this.keysLost = false;
     return this.open;
   }
 
   private submit(line: OpenLine, at: number): void {
-    const buf = this.term.buffer.normal;
-    const end = logicalEnd(buf, cursorRow(buf));
-    this.pending.push({
-      prefix: line.prefix,
-      at,
-      echoed: readCommand(buf, line.prefix, end, this.lastPrompt) !== '',
-      head: line.anyText ? Buffer.from(line.head).toString('utf8') : '',
-      slow: at - line.since > this.noEchoAfterMs,
-      anyText: line.anyText,
-      endOffset: end - line.prefix.marker.line,
-    });
+    this.pending.add(this.term.buffer.normal, line.prefix, line.keys, at, at - line.since > this.noEchoAfterMs);
     this.open = null;
-    if (this.pending.length > MAX_PENDING) this.dropPending(1);
   }
 
   private onLineFeed(): void {
-    if (this.pending.length === 0 || this.inFullscreen) return;
-    const buf = this.term.buffer.normal;
-    const left = cursorRow(buf) - 1; // the row the newline just left
-    // The newline answers the oldest submission, unless that one was never echoed and the screen
-    // does not show what was typed: then it belonged to a no-echo prompt, and we try the next.
-    while (this.pending.length > 0) {
-      const s = this.pending.shift()!;
-      const marker = s.prefix.marker;
-      const last = marker.isDisposed ? left : Math.max(left, marker.line + s.endOffset);
-      const command = readCommand(buf, s.prefix, last, this.lastPrompt);
-      if (s.echoed && promptStillShown(buf, s.prefix)) this.lastPrompt = { col: s.prefix.col, text: s.prefix.text };
-      marker.dispose();
-      if (s.echoed || this.looksEchoed(s, command)) {
-        if (command !== '') this.hold({ command, at: s.at });
-        return;
-      }
-    }
-  }
-
-  /** Whether an unechoed submission was type-ahead whose echo came late (see step 3). */
-  private looksEchoed(s: Submission, command: string): boolean {
-    if (!s.anyText) return true; // only edit keys (history recall): nothing secret was typed
-    return !s.slow && s.head !== '' && command.startsWith(s.head.trim());
+    if (this.pending.size === 0 || this.inFullscreen) return;
+    const answered = this.pending.onLineFeed(this.term.buffer.normal);
+    if (answered && answered.command !== '') this.hold(answered);
   }
 
   private hold(entry: CommandEntry): void {
@@ -274,7 +260,7 @@ export class CommandTracker {
     this.release(true);
     // Lines typed ahead cannot be resolved from the full-screen program's display.
     this.cancelOpen();
-    this.dropPending(this.pending.length);
+    this.pending.drop();
   }
 
   private emit(entry: CommandEntry): void {
@@ -288,9 +274,5 @@ export class CommandTracker {
   private cancelOpen(): void {
     this.open?.prefix.marker.dispose();
     this.open = null;
-  }
-
-  private dropPending(n: number): void {
-    for (const s of this.pending.splice(0, n)) s.prefix.marker.dispose();
   }
 }

@@ -12,7 +12,12 @@
  *  `mark`: a bracketed-paste marker (opens a line, but is neither text nor an edit). */
 export type KeyKind = 'enter' | 'interrupt' | 'text' | 'edit' | 'mark';
 
-export type KeySink = (kind: KeyKind, byte: number) => void;
+/** How an `edit` key was sent: a plain byte, ESC + byte (Alt), a CSI or SS3 sequence (then `byte`
+ *  is its final byte and `param` its numeric parameter: 0 if none, -1 if not a plain number), or
+ *  a control byte inside a bracketed paste (inserted literally by the editor). */
+export type EscKind = 'none' | 'alt' | 'csi' | 'ss3' | 'paste';
+
+export type KeySink = (kind: KeyKind, byte: number, esc: EscKind, param: number) => void;
 
 const ESC = 0x1b;
 const CR = 0x0d;
@@ -48,12 +53,12 @@ export class KeyScanner {
           this.state = 'ss3';
         } else {
           this.state = 'ground';
-          if (!this.inPaste) sink('edit', b); // Alt+key
+          if (!this.inPaste) sink('edit', b, 'alt', 0); // Alt+key
         }
         return;
       case 'ss3':
         this.state = 'ground';
-        if (!this.inPaste) sink('edit', b);
+        if (!this.inPaste) sink('edit', b, 'ss3', 0);
         return;
       case 'csi':
         if (b >= 0x30 && b <= 0x39) {
@@ -74,28 +79,29 @@ export class KeyScanner {
     }
     if (this.inPaste) {
       // Pasted newlines are inserted into the edit buffer by readline, they do not submit.
-      if (b === CR || b === LF) sink('text', LF);
-      else if (b >= 0x20 && b !== 0x7f) sink('text', b);
+      if (b === CR || b === LF) sink('text', LF, 'none', 0);
+      else if (b >= 0x20 && b !== 0x7f) sink('text', b, 'none', 0);
+      else sink('edit', b, 'paste', 0);
       return;
     }
-    if (b === CR) sink('enter', b);
+    if (b === CR) sink('enter', b, 'none', 0);
     else if (b === LF) {
       // Some clients send CR LF for Enter: that is one key, not two.
-      if (this.lastByte !== CR) sink('enter', b);
-    } else if (b === CTRL_C) sink('interrupt', b);
-    else if (b < 0x20 || b === 0x7f) sink('edit', b);
-    else sink('text', b);
+      if (this.lastByte !== CR) sink('enter', b, 'none', 0);
+    } else if (b === CTRL_C) sink('interrupt', b, 'none', 0);
+    else if (b < 0x20 || b === 0x7f) sink('edit', b, 'none', 0);
+    else sink('text', b, 'none', 0);
   }
 
   private endCsi(final: number, sink: KeySink): void {
     if (final === 0x7e /* ~ */ && this.param === PASTE_START) {
       this.inPaste = true;
-      sink('mark', final);
+      sink('mark', final, 'csi', this.param);
     } else if (final === 0x7e && this.param === PASTE_END) {
       this.inPaste = false;
-      sink('mark', final);
+      sink('mark', final, 'csi', this.param);
     } else if (!this.inPaste) {
-      sink('edit', final);
+      sink('edit', final, 'csi', this.param);
     }
   }
 }

@@ -8,7 +8,7 @@
  * It is never dropped while a full-screen program runs or a line is open, so what it reads
  * after waking is what a continuously running emulator would read for a shell prompt.
  */
-import { CommandTracker, type CommandTrackerOptions } from './command-tracker.js';
+import { CommandTracker, type CommandTrackerOptions, type LineState } from './command-tracker.js';
 
 const RING_BYTES = 16 * 1024;
 
@@ -57,6 +57,10 @@ export class LazyTracker {
 
   currentLine(): string {
     return this.tracker?.currentLine() ?? '';
+  }
+
+  lineState(): LineState {
+    return this.tracker?.lineState() ?? { line: '', echo: 'matches', atKnownPrompt: undefined };
   }
 
   flush(): Promise<void> {

@@ -2,6 +2,10 @@
  * Replays the golden transcripts recorded from a real bash in a real pty
  * (test/fixtures/terminal/record.py) into CommandTracker and checks the exact command list.
  *
+ * The edits corpus (`<edit>-keys` and `<edit>-burst`, see record.py) is recorded both key by key
+ * and as one chunk per line, Enter included, so in the burst recordings the keys really do reach
+ * the tracker before their echo, as they do through Warden with no filter holding Enter.
+ *
  * Each fixture is replayed three ways, which must agree:
  *  - step:  wait for the emulator after every chunk (the order a live session normally has);
  *  - burst: feed everything without waiting (the tracker's own queue must keep the order);
@@ -76,6 +80,26 @@ const EXPECTED: Record<string, Array<string | { command: string; fullscreen: tru
   'type-ahead': ['sleep 1', 'echo next'],
   'clear-screen': ['echo one', 'echo two'],
 };
+
+/** The edits corpus (record.py EDITS): each recorded typed key by key and as one burst per line. */
+const EDITS: Record<string, string[]> = {
+  backspace: ['echo delta'],
+  arrows: ['echo world.'],
+  'home-end': ['echo x y', 'echo z w', 'echo v u'],
+  // The line erased with Ctrl-U before Enter is never logged.
+  'ctrl-u': ['echo right'],
+  'ctrl-w': ['echo one three'],
+  'ctrl-k': ['echo keep'],
+  'ctrl-r': ['echo first-entry', 'echo other', 'echo first-entry'],
+  'tab-single': ['cat warden-notes.txt'],
+  'tab-multiple': ['ls warden-plan.txt'],
+  'long-edit': [`echo wrapped ${'0123456789'.repeat(8)}`],
+};
+for (const [name, expected] of Object.entries(EDITS)) {
+  EXPECTED[`${name}-keys`] = expected;
+  EXPECTED[`${name}-burst`] = expected;
+}
+EXPECTED['edits-one-chunk'] = ['echo delta', 'echo world.', 'echo right', 'echo one three', 'echo keep'];
 
 describe('CommandTracker on recorded bash sessions', () => {
   for (const [name, expected] of Object.entries(EXPECTED)) {

@@ -35,12 +35,24 @@ describe('channel audit', () => {
     await audit!.close();
   });
 
-  it('installs the input gate on a filtered terminal shell', async () => {
-    const { opts } = options(false);
-    const relay = { kind: 'shell', pty: { term: 'xterm', cols: 80, rows: 24 }, say: () => {} } as unknown as ChannelRelay;
+  it('installs an input gate on a filtered terminal shell that stops a denied line', async () => {
+    const { opts, commands } = options(false);
+    const said: string[] = [];
+    const relay = { kind: 'shell', pty: { term: 'xterm', cols: 80, rows: 24 }, say: (t: string) => said.push(t) } as unknown as ChannelRelay;
     const { audit, refused } = auditChannel(relay, opts);
     expect(refused).toBeUndefined();
-    expect(relay.gate).toBeTypeOf('function');
+    // A target that echoes printable keys at once and answers Enter with a newline and a prompt.
+    const sent: string[] = [];
+    const target = (d: Buffer) => {
+      sent.push(d.toString('latin1'));
+      for (const b of d) audit!.output(Buffer.from(b === 13 ? '\r\n$ ' : b >= 0x20 && b !== 0x7f ? [b] : []));
+    };
+    audit!.output(Buffer.from('$ '));
+    await relay.gate!(Buffer.from('touch /tmp/forbidden\r'), target);
+    await relay.gate!(Buffer.from('touch /tmp/fine\r'), target);
+    expect(sent).toEqual(['touch /tmp/forbidden', '\x05\x15', '\r', 'touch /tmp/fine', '\r']);
+    expect(said).toEqual(['\r\nCommand refused by policy: no forbidden files\r\n']);
+    expect(commands.filter((c) => c.tag).map((c) => [c.tag, c.command])).toEqual([['denied', 'touch /tmp/forbidden']]);
     await audit!.close();
   });
 
