@@ -12,6 +12,8 @@ import { parseDuration } from './duration.js';
 import { parseByteSize } from './byte-size.js';
 import { WardenError } from './errors.js';
 import { compileRules } from './commands/command-filter.js';
+import { DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE_MAX_STARTUPS, parseMaxStartups } from './admission.js';
+import { DEFAULT_ENV_ALLOW } from './env-policy.js';
 
 const duration = z
   .union([z.string(), z.number()])
@@ -69,6 +71,15 @@ const commandRule = z.union([
 
 const nameList = z.array(z.string().min(1)).min(1);
 
+const maxStartups = z.string().transform((value, ctx) => {
+  const parsed = parseMaxStartups(value);
+  if (!parsed) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not START:RATE:FULL (e.g. "10:30:100", RATE a percentage, START <= FULL) or a single number` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
 const schema = z
   .object({
     listen: hostPort.default({ host: '127.0.0.1', port: 2222 }),
@@ -84,9 +95,13 @@ const schema = z
         /** Failed attempts from one address, fleet-wide, before it is refused (0: off). */
         penaltyThreshold: z.number().int().min(0).default(30),
         penaltyWindow: duration.default(600_000),
+        /** OpenSSH's MaxStartups "start:rate:full": random early drop of unauthenticated connections. */
+        maxStartups: maxStartups.default(parseMaxStartups(DEFAULT_MAX_STARTUPS)!),
+        /** Unauthenticated connections from one address at once (OpenSSH's PerSourceMaxStartups). */
+        perSourceMaxStartups: z.union([z.number().int().min(1), z.literal('none')]).default(DEFAULT_PER_SOURCE_MAX_STARTUPS),
       })
       .strict()
-      .default({ maxTries: 6, loginGraceTime: 60_000, penaltyThreshold: 30, penaltyWindow: 600_000 }),
+      .default({ maxTries: 6, loginGraceTime: 60_000, penaltyThreshold: 30, penaltyWindow: 600_000, maxStartups: parseMaxStartups(DEFAULT_MAX_STARTUPS)!, perSourceMaxStartups: DEFAULT_PER_SOURCE_MAX_STARTUPS }),
     target: z
       .object({
         connectTimeout: duration.default(10_000),
@@ -95,6 +110,19 @@ const schema = z
       .strict()
       .default({ connectTimeout: 10_000, keepaliveInterval: 15_000 }),
     clientKeepaliveInterval: duration.default(15_000),
+    /** Per-connection bounds on what an authenticated user can make Warden hold. */
+    limits: z
+      .object({
+        /** Session channels open at once on one connection (OpenSSH's MaxSessions). */
+        maxChannels: z.number().int().min(1).max(1000).default(10),
+      })
+      .strict()
+      .default({ maxChannels: 10 }),
+    /** Environment variables passed from the client to the target (`*` ends a prefix). */
+    env: z
+      .object({ allow: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'a variable name, optionally ending in *')).default([...DEFAULT_ENV_ALLOW]) })
+      .strict()
+      .default({ allow: [...DEFAULT_ENV_ALLOW] }),
     registry: z
       .object({
         retention: duration.default(30 * 86_400_000),
@@ -107,12 +135,14 @@ const schema = z
       .default({ retention: 30 * 86_400_000, historyMax: 10_000, activityFlushInterval: 5_000, allowLoginsWhenUnavailable: false }),
     instance: z
       .object({
-        heartbeatInterval: duration.default(5_000),
-        lease: duration.default(15_000),
-        reaperInterval: duration.default(2_000),
+        // A lost instance's sessions are final within lease + reaperInterval (+ one pass):
+        // 12 s + 1 s, inside the 15 s promised; four heartbeats may be missed before that.
+        heartbeatInterval: duration.default(3_000),
+        lease: duration.default(12_000),
+        reaperInterval: duration.default(1_000),
       })
       .strict()
-      .default({ heartbeatInterval: 5_000, lease: 15_000, reaperInterval: 2_000 }),
+      .default({ heartbeatInterval: 3_000, lease: 12_000, reaperInterval: 1_000 }),
     session: sessionPolicy.default({}),
     recording: z
       .object({
