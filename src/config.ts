@@ -12,8 +12,7 @@ import { parseDuration } from './duration.js';
 import { parseByteSize } from './byte-size.js';
 import { WardenError } from './errors.js';
 import { compileRules } from './commands/command-filter.js';
-import { DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE_MAX_STARTUPS, parseMaxStartups } from './admission.js';
-import { DEFAULT_ENV_ALLOW } from './env-policy.js';
+import { admissionFields, envSchema, limitsSchema } from './config-bounds.js';
 
 const duration = z
   .union([z.string(), z.number()])
@@ -71,15 +70,6 @@ const commandRule = z.union([
 
 const nameList = z.array(z.string().min(1)).min(1);
 
-const maxStartups = z.string().transform((value, ctx) => {
-  const parsed = parseMaxStartups(value);
-  if (!parsed) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not START:RATE:FULL (e.g. "10:30:100", RATE a percentage, START <= FULL) or a single number` });
-    return z.NEVER;
-  }
-  return parsed;
-});
-
 const schema = z
   .object({
     listen: hostPort.default({ host: '127.0.0.1', port: 2222 }),
@@ -95,13 +85,10 @@ const schema = z
         /** Failed attempts from one address, fleet-wide, before it is refused (0: off). */
         penaltyThreshold: z.number().int().min(0).default(30),
         penaltyWindow: duration.default(600_000),
-        /** OpenSSH's MaxStartups "start:rate:full": random early drop of unauthenticated connections. */
-        maxStartups: maxStartups.default(parseMaxStartups(DEFAULT_MAX_STARTUPS)!),
-        /** Unauthenticated connections from one address at once (OpenSSH's PerSourceMaxStartups). */
-        perSourceMaxStartups: z.union([z.number().int().min(1), z.literal('none')]).default(DEFAULT_PER_SOURCE_MAX_STARTUPS),
+        ...admissionFields,
       })
       .strict()
-      .default({ maxTries: 6, loginGraceTime: 60_000, penaltyThreshold: 30, penaltyWindow: 600_000, maxStartups: parseMaxStartups(DEFAULT_MAX_STARTUPS)!, perSourceMaxStartups: DEFAULT_PER_SOURCE_MAX_STARTUPS }),
+      .prefault({}),
     target: z
       .object({
         connectTimeout: duration.default(10_000),
@@ -110,19 +97,8 @@ const schema = z
       .strict()
       .default({ connectTimeout: 10_000, keepaliveInterval: 15_000 }),
     clientKeepaliveInterval: duration.default(15_000),
-    /** Per-connection bounds on what an authenticated user can make Warden hold. */
-    limits: z
-      .object({
-        /** Session channels open at once on one connection (OpenSSH's MaxSessions). */
-        maxChannels: z.number().int().min(1).max(1000).default(10),
-      })
-      .strict()
-      .default({ maxChannels: 10 }),
-    /** Environment variables passed from the client to the target (`*` ends a prefix). */
-    env: z
-      .object({ allow: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'a variable name, optionally ending in *')).default([...DEFAULT_ENV_ALLOW]) })
-      .strict()
-      .default({ allow: [...DEFAULT_ENV_ALLOW] }),
+    limits: limitsSchema,
+    env: envSchema,
     registry: z
       .object({
         retention: duration.default(30 * 86_400_000),
