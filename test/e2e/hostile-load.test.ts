@@ -153,7 +153,7 @@ describe('a client that ignores the SSH window', () => {
     } finally {
       alice.end();
     }
-  }, 90_000);
+  }, 180_000);
 });
 
 interface Probe {
