@@ -5,8 +5,8 @@
  *   node scripts/ensure-system-deps.js [--for test|start] [--check]
  *
  * --for start (Warden itself): redis-server for the embedded Redis, ssh-keygen for host keys.
- * --for test (default): also sshd targets, the ssh/scp/sftp clients, tmux for pty tests and
- *   asciinema to play recordings back.
+ * --for test (default): also sshd targets, the ssh/scp/sftp clients, tmux for pty tests,
+ *   asciinema to play recordings back, dropbear's dbclient and git for interop tests.
  * --check: only report, never install.
  *
  * When something is missing: as root with apt-get, install the missing Debian packages;
@@ -34,6 +34,10 @@ const PROGRAMS = {
   // Runs bash in a pty (optionally echoing late) for the command-log and filter-gate tests
   // (test/helpers/pty-shell.ts), and records the golden terminal transcripts.
   python3: 'python3',
+  // Interop: dropbear's client sends a guessed KEX packet (first_kex_packet_follows).
+  dbclient: 'dropbear-bin',
+  // git clone through Warden must negotiate protocol v2 (GIT_PROTOCOL passed through).
+  git: 'git',
 };
 
 export const PURPOSES = {

@@ -10,6 +10,9 @@ import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel, Session as Ss
 import type { Logger } from './logger.js';
 import type { ChannelKind } from '../machines/session.types.js';
 import { crlf, printable } from './text.js';
+import { MAX_ENV_NAME_BYTES, MAX_ENV_VALUE_BYTES, MAX_ENV_VARS, type EnvPolicy } from './env-policy.js';
+import { ResizeCoalescer } from './screen-size.js';
+import { MAX_CHANNEL_REQUESTS, type SessionRefusals } from './session-refusals.js';
 
 export interface PtyInfo {
   term: string;
@@ -32,8 +35,13 @@ export interface RelayHooks {
   onClose(relay: ChannelRelay): void;
 }
 
-const ENV_ALLOWED = /^(LANG|LC_[A-Z_]+)$/;
 const EMPTY = Buffer.alloc(0);
+
+/** What bounds a channel: the env allow-list, and where refusals are told and audited. */
+export interface RelayPolicy {
+  env: EnvPolicy;
+  refusals: SessionRefusals;
+}
 
 /** Decides what of the user's input reaches the target (the command filter); may be async. */
 export type InputGate = (data: Buffer, forward: (data: Buffer) => void) => void | Promise<void>;
@@ -49,31 +57,45 @@ export class ChannelRelay {
   stream?: ServerChannel;
   target?: ClientChannel;
   private readonly env: Record<string, string> = {};
+  private envCount = 0;
+  private requests = 0;
   private closed = false;
+  /** A window-change flood costs one resize per period, of the target and of Warden's screen. */
+  private readonly resizes = new ResizeCoalescer<{ cols: number; rows: number; width: number; height: number }>((w) => {
+    this.target?.setWindow(w.rows, w.cols, w.height, w.width);
+    this.hooks.onResize(this, w.cols, w.rows);
+  });
 
   constructor(
     session: SshSession,
     private readonly hooks: RelayHooks,
     private readonly log: Logger,
+    private readonly policy: RelayPolicy,
   ) {
-    session.on('pty', (accept, _reject, info) => {
+    session.on('pty', (accept, reject, info) => {
+      if (!this.request() || this.pty) return reject?.();
       this.pty = { term: info.term || 'xterm', cols: info.cols, rows: info.rows, width: info.width, height: info.height, modes: info.modes };
       accept?.();
     });
     session.on('env', (accept, reject, info) => {
-      if (ENV_ALLOWED.test(info.key) && Object.keys(this.env).length < 32) {
+      if (!this.request()) return reject?.();
+      const verdict = policy.env.judge(info.key, info.val, this.envCount);
+      if (verdict === 'accept') {
+        if (!(info.key in this.env)) this.envCount++;
         this.env[info.key] = info.val;
-        accept?.();
-      } else reject?.();
+        return accept?.();
+      }
+      if (verdict === 'not_allowed') policy.refusals.envDropped(info.key);
+      else policy.refusals.limit('env', verdict === 'too_many' ? `at most ${MAX_ENV_VARS} environment variables per channel` : `environment variable names up to ${MAX_ENV_NAME_BYTES} bytes, values up to ${MAX_ENV_VALUE_BYTES}`);
+      reject?.();
     });
     session.on('window-change', (accept, _reject, info) => {
       if (this.pty) Object.assign(this.pty, { cols: info.cols, rows: info.rows, width: info.width, height: info.height });
-      this.target?.setWindow(info.rows, info.cols, info.height, info.width);
-      this.hooks.onResize(this, info.cols, info.rows);
+      this.resizes.push({ cols: info.cols, rows: info.rows, width: info.width, height: info.height });
       accept?.();
     });
     session.on('signal', (accept, reject, info) => {
-      if (!this.target) return reject?.();
+      if (!this.request() || !this.target) return reject?.();
       try {
         this.target.signal(info.name);
         accept?.();
@@ -81,37 +103,63 @@ export class ChannelRelay {
         reject?.();
       }
     });
-    session.on('x11', (_accept, reject) => reject?.());
-    session.on('auth-agent', (_accept, reject) => reject?.());
-    session.on('shell', (accept) => this.start('shell', accept()));
-    session.on('exec', (accept, _reject, info) => {
+    session.on('x11', (_accept, reject) => {
+      policy.refusals.prohibited('X11 forwarding');
+      reject?.();
+    });
+    session.on('auth-agent', (_accept, reject) => {
+      policy.refusals.prohibited('agent forwarding');
+      reject?.();
+    });
+    session.on('shell', (accept, reject) => (this.request() ? this.start('shell', accept()) : reject?.()));
+    session.on('exec', (accept, reject, info) => {
+      if (!this.request()) return reject?.();
       this.command = info.command;
       this.start('exec', accept());
     });
     // A `subsystem` listener and no `sftp` listener: ssh2 then hands us the raw channel
     // instead of parsing SFTP itself, and we pipe it to the target's sftp subsystem.
     session.on('subsystem', (accept, reject, info) => {
-      if (info.name !== 'sftp') return reject?.();
+      if (!this.request() || info.name !== 'sftp') return reject?.();
       this.start('sftp', accept() as unknown as ServerChannel);
     });
     session.on('error', (err: Error) => this.log.debug({ err: err.message }, 'client session channel error'));
+  }
+
+  /**
+   * Whether this channel counts against limits.maxChannels: until the client closed it. ssh2
+   * marks the close at once but emits 'close' only after the readable side drained, so a client
+   * that closes one channel and opens the next right away would otherwise be refused.
+   */
+  get holdsSlot(): boolean {
+    if (this.closed) return false;
+    return (this.stream as unknown as { incoming?: { state?: string } } | undefined)?.incoming?.state !== 'closed';
+  }
+
+  /** Counts a channel request; false (refused, audited once) past MAX_CHANNEL_REQUESTS. */
+  private request(): boolean {
+    if (++this.requests <= MAX_CHANNEL_REQUESTS) return true;
+    if (this.requests === MAX_CHANNEL_REQUESTS + 1) this.policy.refusals.limit('channel_requests', `at most ${MAX_CHANNEL_REQUESTS} requests per channel`);
+    return false;
   }
 
   private start(kind: ChannelKind, stream: ServerChannel | undefined): void {
     if (!stream) return;
     this.kind = kind;
     this.stream = stream;
+    this.policy.refusals.channelStarted((text) => this.say(text));
     stream.on('error', (err: Error) => this.log.debug({ err: err.message }, 'client channel error'));
     stream.on('close', () => this.finish());
     this.hooks.onStart(this);
   }
 
   /** Print a line to the user: stdout on a terminal, stderr otherwise; never into sftp. */
-  say(text: string): void {
+  say(text: string): boolean {
     const s = this.stream;
-    if (!s || !s.writable || this.kind === 'sftp') return;
+    if (!s || !s.writable || this.kind === 'sftp') return false;
     if (this.pty) s.write(crlf(text));
     else s.stderr.write(text);
+    return true;
   }
 
   /** Open the matching channel on the target and start relaying. */
@@ -166,7 +214,12 @@ export class ChannelRelay {
         if (eofPending) client.eof();
       });
     });
-    target.once('close', () => this.afterWrites(() => client.end()));
+    // ssh2 emits a server channel's 'close' only after its readable side ended; once the target
+    // is gone nothing reads it (the pipe is undone), so drain it, or the relay never finishes.
+    target.once('close', () => {
+      client.resume();
+      this.afterWrites(() => client.end());
+    });
   }
 
   /** client → target through the gate, keeping order (the client pauses while it decides). */
@@ -229,6 +282,7 @@ export class ChannelRelay {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    this.resizes.dispose();
     this.target?.close();
     this.hooks.onClose(this);
   }

@@ -12,6 +12,7 @@ import { parseDuration } from './duration.js';
 import { parseByteSize } from './byte-size.js';
 import { WardenError } from './errors.js';
 import { compileRules } from './commands/command-filter.js';
+import { admissionFields, envSchema, limitsSchema } from './config-bounds.js';
 
 const duration = z
   .union([z.string(), z.number()])
@@ -84,9 +85,10 @@ const schema = z
         /** Failed attempts from one address, fleet-wide, before it is refused (0: off). */
         penaltyThreshold: z.number().int().min(0).default(30),
         penaltyWindow: duration.default(600_000),
+        ...admissionFields,
       })
       .strict()
-      .default({ maxTries: 6, loginGraceTime: 60_000, penaltyThreshold: 30, penaltyWindow: 600_000 }),
+      .prefault({}),
     target: z
       .object({
         connectTimeout: duration.default(10_000),
@@ -95,6 +97,8 @@ const schema = z
       .strict()
       .default({ connectTimeout: 10_000, keepaliveInterval: 15_000 }),
     clientKeepaliveInterval: duration.default(15_000),
+    limits: limitsSchema,
+    env: envSchema,
     registry: z
       .object({
         retention: duration.default(30 * 86_400_000),
@@ -107,12 +111,14 @@ const schema = z
       .default({ retention: 30 * 86_400_000, historyMax: 10_000, activityFlushInterval: 5_000, allowLoginsWhenUnavailable: false }),
     instance: z
       .object({
-        heartbeatInterval: duration.default(5_000),
-        lease: duration.default(15_000),
-        reaperInterval: duration.default(2_000),
+        // A lost instance's sessions are final within lease + reaperInterval (+ one pass):
+        // 12 s + 1 s, inside the 15 s promised; four heartbeats may be missed before that.
+        heartbeatInterval: duration.default(3_000),
+        lease: duration.default(12_000),
+        reaperInterval: duration.default(1_000),
       })
       .strict()
-      .default({ heartbeatInterval: 5_000, lease: 15_000, reaperInterval: 2_000 }),
+      .default({ heartbeatInterval: 3_000, lease: 12_000, reaperInterval: 1_000 }),
     session: sessionPolicy.default({}),
     recording: z
       .object({

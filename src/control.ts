@@ -40,6 +40,8 @@ export class ControlPlane {
   readonly queue: Queue;
   private readonly worker: Worker;
   private seq = 0;
+  /** The latest scheduled check of each kind per live session (its add may still be in flight). */
+  private readonly pending = new Map<string, { idle?: Promise<string | undefined>; duration?: Promise<string | undefined> }>();
 
   constructor(
     private readonly opts: {
@@ -73,9 +75,33 @@ export class ControlPlane {
   /** Schedule a check of one of our sessions at `at` (ms since epoch). */
   schedule(kind: 'idle' | 'duration', sessionId: string, at: number): void {
     const delay = Math.max(0, at - Date.now());
-    this.queue
-      .add(kind, { kind, sessionId }, { delay, jobId: `${kind}-${sessionId}-${++this.seq}`, removeOnComplete: true, removeOnFail: JOB_RETENTION })
-      .catch((err: Error) => this.opts.log.warn({ session: sessionId, err: err.message }, `cannot schedule ${kind} check`));
+    const jobId = `${kind}-${sessionId}-${++this.seq}`;
+    const added = this.queue
+      .add(kind, { kind, sessionId }, { delay, jobId, removeOnComplete: true, removeOnFail: JOB_RETENTION })
+      .then(
+        () => jobId,
+        (err: Error) => {
+          this.opts.log.warn({ session: sessionId, err: err.message }, `cannot schedule ${kind} check`);
+          return undefined;
+        },
+      );
+    const pending = this.pending.get(sessionId) ?? {};
+    pending[kind] = added;
+    this.pending.set(sessionId, pending);
+  }
+
+  /**
+   * Remove an ended session's pending checks. Each check schedules the next, so a session has
+   * at most one pending job per kind; without this a 30-minute idle check outlived every short
+   * session in the queue. A job already running is left alone: it finds no session and stops.
+   */
+  cancel(sessionId: string): void {
+    const pending = this.pending.get(sessionId);
+    if (!pending) return;
+    this.pending.delete(sessionId);
+    for (const added of [pending.idle, pending.duration]) {
+      void added?.then((jobId) => (jobId ? this.queue.remove(jobId) : 0)).catch((err: Error) => this.opts.log.debug({ session: sessionId, err: err.message }, 'cannot remove a pending check'));
+    }
   }
 
   private async handle(job: ControlJob): Promise<KillResult | void> {

@@ -1,15 +1,16 @@
 /**
- * The SSH front door: an ssh2 Server with a hardened algorithm list, a cap on connections
- * that have not authenticated yet (ssh2 has none), TCP no-delay, and one Session per
- * connection handed to `onConnection` (the supervisor).
+ * The SSH front door: an ssh2 Server with a hardened algorithm list, OpenSSH-style admission
+ * of connections that have not authenticated yet (ssh2 has none; see admission.ts), TCP
+ * no-delay, and one Session per connection handed to `onConnection` (the supervisor).
  */
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Connection } from 'ssh2';
-import { rawServer, Server, socketOf, utils as sshUtils } from './ssh2.js';
+import { DISCONNECT, rawServer, Server, socketOf, utils as sshUtils } from './ssh2.js';
 import type { Logger } from './logger.js';
 import { serverAlgorithms } from './ssh-algorithms.js';
+import { Admission, sourceOf, type MaxStartups } from './admission.js';
 
 /** Load the bastion's host key, creating an ed25519 key (0600) on first start. */
 export function loadOrCreateHostKey(file: string, log: Logger): Buffer {
@@ -28,22 +29,48 @@ export interface FrontDoorOptions {
   /** Deadline for a TCP connection to authenticate, handshake included. */
   loginGraceMs: number;
   keepaliveMs: number;
-  /** Unauthenticated connections allowed at once; more are dropped at accept. */
-  maxPreAuth: number;
+  /** Unauthenticated connections: random early drop past `start`, a cap per source address. */
+  maxStartups: MaxStartups;
+  perSourceMaxStartups: number | 'none';
 }
+
+/** SSH_MSG_DISCONNECT (reason 12, too many connections) as a packet before any key exchange. */
+function plaintextDisconnect(text: string): Buffer {
+  const desc = Buffer.from(text);
+  const payload = Buffer.alloc(1 + 4 + 4 + desc.length + 4);
+  payload[0] = 1;
+  payload.writeUInt32BE(DISCONNECT.TOO_MANY_CONNECTIONS, 1);
+  payload.writeUInt32BE(desc.length, 5);
+  desc.copy(payload, 9);
+  // uint32 length, byte padding length, payload, padding: a multiple of 8, padding >= 4.
+  let padding = 8 - ((4 + 1 + payload.length) % 8);
+  if (padding < 4) padding += 8;
+  const packet = Buffer.alloc(4 + 1 + payload.length + padding);
+  packet.writeUInt32BE(1 + payload.length + padding, 0);
+  packet[4] = padding;
+  payload.copy(packet, 5);
+  return packet;
+}
+
+/** How long a refused peer gets to read its reason before the socket is destroyed. */
+const REFUSAL_LINGER_MS = 2_000;
+/** Refusals are logged at most this often (a flood must not flood the log). */
+const REFUSAL_LOG_EVERY_MS = 10_000;
 
 export class FrontDoor {
   readonly server: InstanceType<typeof Server>;
-  private preAuth = 0;
-  /** Socket-level login deadline: ssh2 only reports a connection after the client's version
-   * line, so a peer that sends nothing would never reach a session's own timer. */
-  private readonly graceTimers = new WeakMap<Socket, NodeJS.Timeout>();
+  readonly admission: Admission;
+  /** Releases the pre-auth slot of a socket (at authentication or close). */
+  private readonly slots = new WeakMap<Socket, () => void>();
+  private refused = 0;
+  private lastRefusalLog = 0;
 
   constructor(
     onConnection: (client: Connection, remote: string) => void,
     opts: FrontDoorOptions,
     private readonly log: Logger,
   ) {
+    this.admission = new Admission({ maxStartups: opts.maxStartups, perSource: opts.perSourceMaxStartups });
     this.server = new Server(
       {
         hostKeys: [opts.hostKey],
@@ -54,34 +81,54 @@ export class FrontDoor {
       },
       (client, info) => {
         client.on('error', () => {});
-        if (this.preAuth >= opts.maxPreAuth) {
-          log.warn({ remote: info.ip }, 'too many unauthenticated connections; dropping');
-          client.end();
-          return;
-        }
-        this.preAuth++;
-        let counted = true;
-        const release = () => {
-          if (counted) this.preAuth--;
-          counted = false;
-        };
         const socket = socketOf(client);
-        client.once('ready', () => {
-          if (socket) clearTimeout(this.graceTimers.get(socket));
-          release();
-        });
-        client.once('close', release);
+        const release = socket && this.slots.get(socket);
+        if (release) client.once('ready', release);
         onConnection(client, info.ip);
       },
     );
     this.server.on('error', (err: Error) => log.error({ err: err.message }, 'listener error'));
-    rawServer(this.server).on('connection', (socket: Socket) => {
+    // Admission happens at TCP accept, before ssh2 sees the socket: ssh2 reports a connection
+    // only after the client's version line, so a silent peer would never be counted.
+    const srv = rawServer(this.server);
+    const ssh2Accept = srv.listeners('connection') as Array<(socket: Socket) => void>;
+    srv.removeAllListeners('connection');
+    srv.on('connection', (socket: Socket) => {
       socket.setNoDelay(true);
+      const verdict = this.admission.admit(sourceOf(socket.remoteAddress));
+      if (!verdict.ok) return this.refuse(socket, verdict.why);
+      // Socket-level login deadline: a peer that sends nothing never reaches a session's timer.
       const timer = setTimeout(() => socket.destroy(), opts.loginGraceMs + 1_000);
       timer.unref();
-      this.graceTimers.set(socket, timer);
-      socket.once('close', () => clearTimeout(timer));
+      const release = () => {
+        clearTimeout(timer);
+        verdict.release();
+      };
+      this.slots.set(socket, release);
+      socket.once('close', release);
+      for (const accept of ssh2Accept) accept.call(srv, socket);
     });
+  }
+
+  /**
+   * The reason twice: as a text line before the version line (RFC 4253 4.2 allows it; raw
+   * readers and some clients show it) and as an unencrypted SSH_MSG_DISCONNECT right after it,
+   * which OpenSSH prints ("Received disconnect from ...: <reason>"). The socket keeps reading
+   * until the peer leaves: closing it under unread input would reset the connection and the
+   * peer could lose the reason.
+   */
+  private refuse(socket: Socket, why: string): void {
+    socket.on('error', () => {});
+    socket.resume();
+    socket.end(Buffer.concat([Buffer.from(`${why}\r\nSSH-2.0-Warden\r\n`), plaintextDisconnect(why)]));
+    setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
+    this.refused++;
+    const now = Date.now();
+    if (now - this.lastRefusalLog >= REFUSAL_LOG_EVERY_MS) {
+      this.lastRefusalLog = now;
+      this.log.warn({ remote: sourceOf(socket.remoteAddress), why, refusedSinceLastLog: this.refused, unauthenticated: this.admission.count }, 'connection refused before authentication');
+      this.refused = 0;
+    }
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {

@@ -18,6 +18,8 @@ import { RedisKeys } from './redis-keys.js';
 import { Registry } from './registry.js';
 import { checkNativeCrypto } from './native-check.js';
 import { SupervisorHandle } from './supervisor.js';
+import { checkSsh2Patch } from './ssh2-patched.js';
+import { migrateLegacyQueues } from './bull-legacy.js';
 import { ControlPlane } from './control.js';
 import { Counters } from './counters.js';
 import { WardenError } from './errors.js';
@@ -75,7 +77,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   };
 
   const stages: Stage[] = [
-    { name: 'native-crypto', start: () => checkNativeCrypto(ilog) },
+    { name: 'native-crypto', start: () => (checkNativeCrypto(ilog), checkSsh2Patch(ilog)) },
     {
       name: 'embedded-redis',
       start: async () => {
@@ -110,6 +112,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
     {
       name: 'audit-queues',
       start: async () => {
+        await migrateLegacyQueues(redis, keys, id, ilog).catch((err: Error) => ilog.warn({ err: err.message }, 'could not move jobs from the legacy BullMQ prefix'));
         auditQueues = new AuditQueues({ instanceId: id, keys, connection: redis, workerConnection: workerRedis, registry, dataDir: cfg.dataDir, log: ilog });
         await auditQueues.ready();
       },
@@ -128,7 +131,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
           deps: {
             cfg, registry, hostKeys: new HostKeyStore(redis, keys), instanceId: id, log: ilog, audit, counters, auditSink: auditQueues, recordingHealth,
             penalty: new AuthPenalty(redis, keys, { threshold: cfg.auth.penaltyThreshold, windowMs: cfg.auth.penaltyWindow }),
-            scheduler: { schedule: (kind, sessionId, at) => control.schedule(kind, sessionId, at) },
+            scheduler: { schedule: (kind, sessionId, at) => control.schedule(kind, sessionId, at), cancel: (sessionId) => control.cancel(sessionId) },
             registryAvailable: () => redis.status === 'ready',
           },
         });
@@ -153,7 +156,8 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
       name: 'front-door',
       start: async () => {
         const hostKey = loadOrCreateHostKey(cfg.hostKeyFile, ilog);
-        frontDoor = new FrontDoor((client, remote) => supervisor.connection(client, remote), { hostKey, loginGraceMs: cfg.auth.loginGraceTime, keepaliveMs: cfg.clientKeepaliveInterval, maxPreAuth: 256 }, ilog);
+        const admission = { maxStartups: cfg.auth.maxStartups, perSourceMaxStartups: cfg.auth.perSourceMaxStartups };
+        frontDoor = new FrontDoor((client, remote) => supervisor.connection(client, remote), { hostKey, loginGraceMs: cfg.auth.loginGraceTime, keepaliveMs: cfg.clientKeepaliveInterval, ...admission }, ilog);
         address = await frontDoor.listen(cfg.listen.host, cfg.listen.port);
       },
       stop: () => {

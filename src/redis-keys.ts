@@ -62,8 +62,15 @@ export class RedisKeys {
   get counters(): string {
     return `${this.tag}:counters`;
   }
-  /** BullMQ prefix: queues live under the same tag family but their own slot per queue. */
+  /**
+   * BullMQ prefix. BullMQ builds its keys as `<prefix>:<queue>:...` and its scripts touch several
+   * of them at once, so the hash tag must be inside the prefix (CROSSSLOT on Cluster otherwise).
+   */
   get bullPrefix(): string {
+    return `${this.tag}:bull`;
+  }
+  /** Where queues lived before the prefix carried the tag; read once at start to move leftovers. */
+  get legacyBullPrefix(): string {
     return `${this.prefix}:bull`;
   }
   controlQueue(instanceId: string): string {

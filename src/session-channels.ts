@@ -10,7 +10,7 @@
  */
 import type { Client, Session as SshSession } from 'ssh2';
 import type { ChannelKind } from '../machines/session.types.js';
-import { ChannelRelay, type RelayHooks } from './channel-relay.js';
+import { ChannelRelay, type RelayHooks, type RelayPolicy } from './channel-relay.js';
 import type { Config } from './config.js';
 import type { Permission } from './grants.js';
 import { countsAsActivity } from './idle-policy.js';
@@ -63,11 +63,19 @@ export class SessionChannels {
   constructor(
     private readonly host: ChannelsHost,
     private readonly log: Logger,
+    private readonly policy: RelayPolicy,
   ) {}
 
   /** A `session` channel was accepted; it becomes a shell/exec/sftp channel on its request. */
   add(session: SshSession): void {
-    this.relays.add(new ChannelRelay(session, this.hooks, this.log));
+    this.relays.add(new ChannelRelay(session, this.hooks, this.log, this.policy));
+  }
+
+  /** Channels the client has not closed (what limits.maxChannels counts). */
+  openCount(): number {
+    let n = 0;
+    for (const relay of this.relays) if (relay.holdsSlot) n++;
+    return n;
   }
 
   /** The started channel with this number. */
@@ -115,8 +123,11 @@ export class SessionChannels {
     this.host.recordingFailed(relay.n, why);
   }
 
-  say(text: string): void {
-    for (const relay of this.relays) relay.say(`\r\n${text}\r\n`);
+  /** True when at least one channel could show it. */
+  say(text: string): boolean {
+    let told = false;
+    for (const relay of this.relays) told = relay.say(`\r\n${text}\r\n`) || told;
+    return told;
   }
 
   /** Stop auditing; resolves when every recording is closed and queued for finalisation. */

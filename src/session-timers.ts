@@ -10,6 +10,8 @@ import { decideDuration, decideIdle } from './idle-policy.js';
 
 export interface Scheduler {
   schedule(kind: 'idle' | 'duration', sessionId: string, at: number): void;
+  /** Drop the session's pending checks (it ended): nothing of it stays in the queue. */
+  cancel(sessionId: string): void;
 }
 
 export interface TimedSession {
@@ -40,6 +42,13 @@ export class SessionTimers {
     this.started = now;
     this.idleCheck(now);
     if (policy.maxDurationMs) this.durationCheck(now);
+  }
+
+  /** The session ended: its pending checks go, and none is scheduled any more. */
+  disarm(): void {
+    if (!this.policy) return;
+    this.policy = undefined;
+    this.scheduler!.cancel(this.session.id);
   }
 
   idleCheck(now: number): void {

@@ -30,7 +30,8 @@ import type { RecordingHealth } from './recording/recording-health.js';
 import { disconnectFor, Farewell } from './session-farewell.js';
 import { connectTarget } from './target-connector.js';
 import { runMenu } from './target-menu.js';
-import { refuseForwarding } from './session-refusals.js';
+import { refuseForwarding, SessionRefusals } from './session-refusals.js';
+import { EnvPolicy } from './env-policy.js';
 import { printable } from './text.js';
 
 export interface SessionDeps {
@@ -69,6 +70,7 @@ export class Session {
   private readonly actor: Actor<typeof sessionMachine>;
   private readonly channels: SessionChannels;
   private readonly farewell: Farewell;
+  private readonly refusals: SessionRefusals;
   private readonly timers: SessionTimers;
   private target?: Client;
   private ended = false;
@@ -84,6 +86,7 @@ export class Session {
     const { cfg } = deps;
     this.log = deps.log.child({ session: this.id });
     this.farewell = new Farewell(client);
+    this.refusals = new SessionRefusals({ id: this.id, audit: deps.audit, log: this.log, say: (t) => this.channels.say(t) });
     this.record = {
       id: this.id, user: '', asset: '', account: '', remote, instance: deps.instanceId, kind: 'pending',
       state: 'authenticating', start: now, lastActivity: now, bytesIn: 0, bytesOut: 0, channelCount: 0, channels: [],
@@ -116,6 +119,7 @@ export class Session {
         },
       },
       this.log,
+      { env: new EnvPolicy(cfg.env.allow), refusals: this.refusals },
     );
     this.timers = new SessionTimers(
       { id: this.id, lastActivity: () => this.channels.lastActivityAt, send: (e) => this.send(e) },
@@ -201,9 +205,9 @@ export class Session {
     c.on('authentication', (ctx) => this.login.attempt(ctx));
     c.on('session', (accept, reject) => {
       if (this.ended && !this.farewell.waiting) return reject();
-      this.channels.add(accept());
+      if (this.refusals.admitChannel(this.channels.openCount(), this.deps.cfg.limits.maxChannels, reject)) this.channels.add(accept());
     });
-    refuseForwarding(c, { sessionId: this.id, say: (text) => this.channels.say(text), audit: this.deps.audit });
+    refuseForwarding(c, this.refusals);
   }
 
   // --- channels and menu ------------------------------------------------------------------
@@ -277,6 +281,7 @@ export class Session {
     }
 
     this.target?.end();
+    this.timers.disarm();
     const recordingsClosed = this.channels.closeAudits();
     this.farewell.leave(this.channels.all(), farewellFor(end), rec.user !== '', disconnectFor(end));
     const final = { ...rec, reason: end.reason };

@@ -15,6 +15,7 @@ import { LazyTracker } from '../commands/lazy-tracker.js';
 import { compileRules, type CommandFilter, type Rule } from '../commands/command-filter.js';
 import { FilterGate, type Forward } from '../commands/filter-gate.js';
 import { describeFsError, printable } from '../text.js';
+import { clampScreen } from '../screen-size.js';
 import type { AuditSink, CommandLogEntry } from './audit-queues.js';
 import type { ChannelRelay } from '../channel-relay.js';
 import { recordingPath } from './recording-files.js';
@@ -58,8 +59,7 @@ export class SessionAudit {
     this.filter = compileRules(o.rules);
     if (o.kind === 'shell' && o.pty) {
       this.tracker = new LazyTracker({
-        cols: o.pty.cols,
-        rows: o.pty.rows,
+        ...clampScreen(o.pty.cols, o.pty.rows),
         onCommand: (e) => this.logCommand(e),
         // A loaded target can take over a second to start vim or less; the entry is held
         // (not lost) until the next key anyway, so a generous window only costs latency.
@@ -87,10 +87,12 @@ export class SessionAudit {
       failed(err as Error);
       return undefined;
     }
+    // A player allocates the header's size: clamped like every screen Warden models.
+    const screen = clampScreen(o.pty?.cols ?? 80, o.pty?.rows ?? 24);
     return new AsciicastRecorder({
       file,
-      width: o.pty?.cols ?? 80,
-      height: o.pty?.rows ?? 24,
+      width: screen.cols,
+      height: screen.rows,
       term: o.pty?.term,
       title: `${o.sessionId}.${o.channel} ${o.user} → ${o.account}@${o.asset}`,
       command: o.command,
@@ -144,8 +146,9 @@ export class SessionAudit {
   }
 
   resize(cols: number, rows: number): void {
-    this.recorder?.resize(cols, rows);
-    this.tracker?.resize(cols, rows);
+    const size = clampScreen(cols, rows);
+    this.recorder?.resize(size.cols, size.rows);
+    this.tracker?.resize(size.cols, size.rows);
   }
 
   get filtering(): boolean {

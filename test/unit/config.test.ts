@@ -37,8 +37,28 @@ describe('config', () => {
     expect(cfg.hostKeyFile).toBe('/etc/warden/data/host_ed25519');
     expect(cfg.accounts.deploy!.privateKeyFile).toBe('/etc/warden/keys/deploy');
     expect(cfg.assets.web2!.port).toBe(22);
-    expect(cfg.auth).toEqual({ maxTries: 6, loginGraceTime: 60_000, penaltyThreshold: 30, penaltyWindow: 600_000 });
+    expect(cfg.auth).toEqual({
+      maxTries: 6, loginGraceTime: 60_000, penaltyThreshold: 30, penaltyWindow: 600_000,
+      maxStartups: { start: 10, rate: 30, full: 100 }, perSourceMaxStartups: 5,
+    });
+    expect(cfg.limits).toEqual({ maxChannels: 10 });
+    expect(cfg.env).toEqual({ allow: ['LANG', 'LC_*', 'GIT_PROTOCOL'] });
     expect(cfg.redis).toBeUndefined();
+  });
+
+  it('defaults finalise a lost instance\'s sessions within 15 s (lease + one reaper period)', () => {
+    const { instance } = parseConfig(base, '/etc/warden/warden.yaml');
+    // The reaper finds an expired lease at its next pass; its pass itself takes milliseconds.
+    expect(instance.lease + instance.reaperInterval).toBeLessThanOrEqual(14_000);
+    // A lease survives a few missed heartbeats (a GC pause, a slow Redis moment).
+    expect(instance.lease / instance.heartbeatInterval).toBeGreaterThanOrEqual(3);
+  });
+
+  it('validates admission settings with their path', () => {
+    const withAuth = (auth: string) => base.replace('dataDir: ./data', `dataDir: ./data\nauth: ${auth}`);
+    expect(parseConfig(withAuth('{ maxStartups: "20:50:60", perSourceMaxStartups: none }'), '/w.yaml').auth).toMatchObject({ maxStartups: { start: 20, rate: 50, full: 60 }, perSourceMaxStartups: 'none' });
+    expect(errorOf(withAuth('{ maxStartups: "60:50:20" }'))).toMatch(/auth\.maxStartups: "60:50:20" is not START:RATE:FULL/);
+    expect(errorOf(base.replace('dataDir: ./data', 'dataDir: ./data\nenv: { allow: ["LC_*", "BAD-NAME"] }'))).toMatch(/env\.allow\[1\]/);
   });
 
   it('accepts the session policy block with durations', () => {

@@ -9,13 +9,14 @@ function setup() {
   const scheduled: Array<{ kind: string; at: number }> = [];
   const events: SessionEvent[] = [];
   const counted: string[] = [];
+  const cancelled: string[] = [];
   let lastActivity = 0;
   const timers = new SessionTimers(
     { id: 'S', lastActivity: () => lastActivity, send: (e) => events.push(e) },
-    { schedule: (kind, _id, at) => scheduled.push({ kind, at }) },
+    { schedule: (kind, _id, at) => scheduled.push({ kind, at }), cancel: (id) => cancelled.push(id) },
     (c) => counted.push(c),
   );
-  return { timers, scheduled, events, counted, setActivity: (t: number) => (lastActivity = t) };
+  return { timers, scheduled, events, counted, cancelled, setActivity: (t: number) => (lastActivity = t) };
 }
 
 describe('session timers', () => {
@@ -66,5 +67,20 @@ describe('session timers', () => {
     t.arm(policy, 0);
     t.idleCheck(31 * 60_000);
     expect(events).toEqual([]);
+  });
+
+  it('disarm at the end cancels the pending checks once, and a late check schedules nothing', () => {
+    const h = setup();
+    h.timers.disarm(); // never armed: nothing to cancel
+    expect(h.cancelled).toEqual([]);
+    h.timers.arm(policy, 0);
+    h.timers.disarm();
+    h.timers.disarm();
+    expect(h.cancelled).toEqual(['S']);
+    const before = h.scheduled.length;
+    h.timers.idleCheck(29 * 60_000);
+    h.timers.durationCheck(8 * 3_600_000);
+    expect(h.scheduled).toHaveLength(before);
+    expect(h.events).toEqual([]);
   });
 });
