@@ -16,6 +16,7 @@ import { Redis } from 'ioredis';
 import { ControlClient } from '../src/control-client.js';
 import { RedisKeys } from '../src/redis-keys.js';
 import { Registry } from '../src/registry.js';
+import type { SessionRecord } from '../src/session-record.js';
 import { trackChild, waitUntil } from '../test/helpers/processes.js';
 import { REPO_ROOT, uniquePrefix } from '../test/helpers/redis.js';
 import { BASE_OPTIONS } from '../test/helpers/ssh-client.js';
@@ -34,6 +35,10 @@ interface Live {
 const MESSAGE = 'Terminated by admin';
 const LIVE = 100;
 const REFILL = 10;
+
+/** Whether a live record is the session started with `marker` (in its command line). */
+const mentions = (r: SessionRecord, marker: string): boolean =>
+  r.command?.includes(marker) === true || r.channels.some((c) => c.command?.includes(marker));
 
 let counter = 0;
 function openSession(w: BenchWarden): Live {
@@ -85,13 +90,14 @@ export const killLatency: Measurement = {
         for (const s of opened) live.set(s.marker, s);
         await waitUntil('sessions registered', async () => {
           const recs = await registry.listLive();
-          return opened.every((s) => recs.some((r) => r.command?.includes(s.marker)));
+          return opened.every((s) => recs.some((r) => mentions(r, s.marker)));
         }, { timeoutMs: 120_000, intervalMs: 100 });
       };
       const pick = async () => {
         const recs = await registry.listLive();
-        const rec = recs.find((r) => [...live.keys()].some((m) => r.command?.includes(m)))!;
-        const marker = [...live.keys()].find((m) => rec.command?.includes(m))!;
+        const rec = recs.find((r) => [...live.keys()].some((m) => mentions(r, m)));
+        if (!rec) throw new Error('no live record matches an open session');
+        const marker = [...live.keys()].find((m) => mentions(rec, m))!;
         const s = live.get(marker)!;
         live.delete(marker);
         return { rec, s, via: rec.instance === 'bench-a' ? b : a };

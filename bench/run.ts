@@ -6,10 +6,11 @@
  *   npm run bench -- --only throughput,keystroke  a subset, in the given order
  *   npm run bench -- --wait-quiet 300             first wait (up to 300 s) for other load to stop
  *   npm run bench -- --warden-yaml 'recording: { enabled: false }'   a Warden config variant
- *   npm run bench -- --mib 512                    transfer size (default 256; --quick 32)
+ *   npm run bench -- --mib 512                    transfer size (default 128; --quick 32)
  *
- * Only a full run (no --quick, --only, --warden-yaml or --mib) writes bench/results.md and
- * regenerates the README's table from it; any other run writes .bench/results-partial.md.
+ * Only a full run (every measurement, shipped config: no --quick, --only or --warden-yaml)
+ * writes bench/results.md and regenerates the README's table from it; any other run writes
+ * .bench/results-partial.md. The transfer size is in every throughput row's label.
  *
  * The machine may be shared (other engineers' test runs): the report states how much CPU
  * processes outside the benchmark used during each measurement.
@@ -45,7 +46,7 @@ export const MEASUREMENTS: readonly Measurement[] = [throughput, keystroke, setu
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.join(BENCH_DIR, 'results.md');
 const PARTIAL = path.join(BENCH_DIR, '..', '.bench', 'results-partial.md');
-const DEFAULT_MIB = 256;
+const DEFAULT_MIB = 128;
 const QUICK_MIB = 32;
 
 const loadAverage = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -86,7 +87,7 @@ async function main(): Promise<number> {
   const quick = values.quick ?? false;
   const mib = values.mib !== undefined ? Number(values.mib) : quick ? QUICK_MIB : DEFAULT_MIB;
   if (!Number.isInteger(mib) || mib < 1) throw new Error(`--mib: a whole number of MiB, got ${values.mib}\n${usage()}`);
-  const full = !quick && !values.only && !values['warden-yaml'] && values.mib === undefined;
+  const full = !quick && !values.only && !values['warden-yaml'];
   const loadBefore = loadAverage();
   const started = performance.now();
   const progress = (m: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${m}\n`);

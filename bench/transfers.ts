@@ -36,7 +36,7 @@ export interface Kind {
 export const KINDS: Record<KindName, Kind> = {
   'text-exec': { name: 'text-exec', label: 'down · text · exec `cat`', recorded: 'yes' },
   'text-pty': { name: 'text-pty', label: 'down · text · pty shell `cat`', recorded: 'yes' },
-  'binary-down': { name: 'binary-down', label: 'down · binary · exec', recorded: 'no (binary exec output, by design)' },
+  'binary-down': { name: 'binary-down', label: 'down · binary (NUL bytes) · exec, deliberately not recorded', recorded: 'no (binary exec output, by design)' },
   'text-up': { name: 'text-up', label: 'up · text · exec `wc -c`', recorded: 'no (input; recording.input off by default)' },
   'binary-up': { name: 'binary-up', label: 'up · binary · exec `wc -c`', recorded: 'no (input)' },
 };

@@ -32,6 +32,8 @@ export interface BenchWardenOptions {
   instanceId?: string;
   /** Shared by instances that form one fleet (kill latency); default a fresh one. */
   redisPrefix?: string;
+  /** More `warden start` arguments (a row about a command-line knob). */
+  args?: string[];
 }
 
 export interface BenchWarden {
@@ -111,7 +113,7 @@ export async function startBenchWarden(opts: BenchWardenOptions): Promise<BenchW
   if (env.NODE_OPTIONS?.includes('tsx')) delete env.NODE_OPTIONS;
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'warden.js'), 'start', '--config', configFile], { cwd: dir, env, stdio: ['ignore', fd, fd] });
+    child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'warden.js'), 'start', '--config', configFile, ...(opts.args ?? [])], { cwd: dir, env, stdio: ['ignore', fd, fd] });
   } finally {
     closeSync(fd);
   }
