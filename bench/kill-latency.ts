@@ -81,9 +81,9 @@ export const killLatency: Measurement = {
     const api = new ControlClient(redis, registry, registry.keys);
     const live = new Map<string, Live>();
     const apiKills = ctx.quick ? 30 : 200;
-    const cliKills = ctx.quick ? 4 : 20;
+    const cliKills = ctx.quick ? 4 : 10;
     const warmApi = 10;
-    const warmCli = 2;
+    const warmCli = 1;
     try {
       const fill = async () => {
         const opened = Array.from({ length: LIVE - live.size }, (_, i) => openSession(i % 2 ? a : b));
