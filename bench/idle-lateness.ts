@@ -78,23 +78,27 @@ export const idleLateness: Measurement = {
     const measured = ctx.quick ? 30 : MIN_N_FOR_P99;
     const warm = ctx.quick ? 3 : 10;
     try {
-      const sessions: Promise<Observed>[] = [];
+      // Settled as they end (a rejection must not wait unhandled while later sessions open).
+      const sessions: Promise<Observed | Error>[] = [];
       for (let i = 0; i < warm + measured; i++) {
         checkAborted(ctx.signal);
-        sessions.push(oneSession(w, ctx.signal));
+        sessions.push(oneSession(w, ctx.signal).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
         await sleep(100);
       }
-      const all = await Promise.all(sessions);
-      const counted = all.slice(warm);
+      const all = (await Promise.all(sessions)).slice(warm);
+      const failures = all.filter((o): o is Error => o instanceof Error);
+      const counted = all.filter((o): o is Observed => !(o instanceof Error));
+      if (counted.length === 0) throw failures[0] ?? new Error('no idle session measured');
       const message = counted.map((o) => o.message);
       const exit = counted.map((o) => o.exit);
       return {
         rows: [
           {
-            metric: `idle disconnect lateness: key → message at the client − 3 s (${tailLabel(message)}, n=${message.length})`,
+            metric: `idle disconnect lateness: key → message at the client − 3 s (${tailLabel(message)}, n=${message.length}${failures.length ? `; ${failures.length} ended WITHOUT the message` : ''})`,
             warden: fmtTail(message),
             target: `p99 ≤ 1 s${message.length < MIN_N_FOR_P99 ? ' (not judged: n < 200)' : ''}`,
-            ok: message.length >= MIN_N_FOR_P99 ? tailValue(message) <= 1_000 : undefined,
+            // A session that never showed the user why it ended is a failure, whatever the times.
+            ok: failures.length > 0 ? false : message.length >= MIN_N_FOR_P99 ? tailValue(message) <= 1_000 : undefined,
           },
           {
             metric: `idle disconnect lateness: key → ssh client exit − 3 s (${tailLabel(exit)}, n=${exit.length})`,
@@ -104,6 +108,7 @@ export const idleLateness: Measurement = {
         ],
         notes: [
           `${warm} warm-up + ${measured} sessions opened at 10 per second, each a real \`ssh -tt\` login shell on an asset with idleTimeout 3s, idleWarning 1s (shipped defaults otherwise); each types one key ${SETTLE_AFTER_PROMPT_MS} ms after its prompt and then nothing.`,
+          ...failures.slice(0, 3).map((f) => `not measured: ${f.message}`),
           `message: min ${Math.min(...message).toFixed(1)} ms, max ${Math.max(...message).toFixed(1)} ms; exit: min ${Math.min(...exit).toFixed(1)} ms, max ${Math.max(...exit).toFixed(1)} ms.`,
         ],
       };

@@ -117,6 +117,8 @@ async function main(): Promise<number> {
     });
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+  // A stray rejection in a measurement must not kill the run (and its table) at the end.
+  process.on('unhandledRejection', (err) => progress(`unhandled rejection (ignored): ${err instanceof Error ? err.message : String(err)}`));
 
   const rows: Row[] = [];
   const sections: Section[] = [];
