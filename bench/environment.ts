@@ -1,6 +1,7 @@
 /**
  * What the numbers were measured on, and two sanity checks that decide whether they mean
- * anything: the target account's shell runs no rc files, and which ciphers each hop uses.
+ * anything: the target account's shell runs no rc files, and which cipher and key exchange each
+ * hop uses in each crypto set (crypto.ts).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { nativeCryptoAvailable } from '../src/native-check.js';
 import { REPO_ROOT } from '../test/helpers/redis.js';
 import { sshCommand } from '../test/helpers/ssh-client.js';
 import { exited, spawnSsh } from './openssh.js';
+import { CRYPTO, EQUAL_CIPHER, EQUAL_KEX } from './crypto.js';
 import type { BenchEnv, SshInvocation } from './setup.js';
 
 function versionOf(cmd: string, args: string[]): string {
@@ -66,32 +68,46 @@ export async function sanityChecks(env: BenchEnv): Promise<{ lines: string[]; pr
   const problems: string[] = [];
 
   try {
-    const cfg = loadConfig(env.warden.configFile) as { recording?: { enabled?: boolean; input?: boolean } };
-    const rec = cfg.recording;
+    const cfg = loadConfig(env.warden.configFile);
     lines.push(
-      `Warden config: recording ${rec === undefined ? 'not supported' : rec.enabled ? `ON (input ${rec.input ? 'on' : 'off'})` : 'off'}` +
-        `${env.wardenYaml ? `; extra YAML: \`${env.wardenYaml.replace(/\s+/g, ' ').trim()}\`` : ' (defaults of writeWardenConfig)'}`,
+      `Warden config: shipped defaults (recording ${cfg.recording.enabled ? 'ON' : 'off'}, input ${cfg.recording.input ? 'on' : 'off'}; ` +
+        `log level ${process.env.WARDEN_LOG_LEVEL ? 'from WARDEN_LOG_LEVEL' : 'info'}; loginGraceTime ${cfg.auth.loginGraceTime / 1000} s; ` +
+        `registry flush ${cfg.registry.activityFlushInterval / 1000} s; idle timeout ${(cfg.session.idleTimeout ?? 0) / 60000} min)` +
+        `${env.wardenYaml ? `; extra YAML: \`${env.wardenYaml.replace(/\s+/g, ' ').trim()}\`` : ''}`,
     );
   } catch (err) {
     problems.push(`cannot read Warden's config back: ${(err as Error).message}`);
   }
 
   // rc files: bash sources ~/.bashrc even for `ssh host cmd` (Debian), so they must be empty.
-  const rc = await run(env.paths.direct.ssh('echo "$0"; cat ~/.bashrc ~/.profile ~/.bash_profile ~/.bash_login 2>/dev/null | wc -c'));
+  const rc = await run(env.paths.direct.ssh('echo "$0"; cat ~/.bashrc ~/.profile ~/.bash_profile ~/.bash_login 2>/dev/null | wc -c', { crypto: CRYPTO.defaults }));
   const [shell, rcBytes] = rc.stdout.trim().split('\n');
   lines.push(`target user ${env.target.user}: shell \`${shell}\`, rc files ${rcBytes?.trim()} bytes`);
   if (rc.code !== 0 || rcBytes?.trim() !== '0') problems.push(`the target user's rc files are not empty (${rcBytes?.trim()} bytes): session figures include them`);
 
-  const direct = await run(env.paths.direct.ssh('true', ['-v']));
-  const viaWarden = await run(
-    sshCommand({ port: env.warden.port, login: env.wardenLogin('probe'), identity: env.warden.aliceKey, command: 'true', extraArgs: ['-v'] }),
-  );
-  const jump = await run(env.paths.proxyjump.ssh('true', ['-v']));
-  const targetHop = ciphers(env.probe.log());
-  lines.push(`cipher direct (OpenSSH → sshd): ${ciphers(direct.stderr).join(', ') || '?'}`);
-  lines.push(`cipher Warden hop 1 (OpenSSH → Warden): ${ciphers(viaWarden.stderr).join(', ') || '?'}`);
-  lines.push(`cipher Warden hop 2 (Warden → sshd, from the probe sshd's DEBUG1 log): ${targetHop.join(', ') || '?'}`);
-  lines.push(`cipher ProxyJump inner (OpenSSH → target through the jump): ${ciphers(jump.stderr).join(', ') || '?'}; the jump hop is OpenSSH ↔ OpenSSH with the same defaults`);
-  if (viaWarden.code !== 0) problems.push(`cipher probe through Warden failed (exit ${viaWarden.code}): ${viaWarden.stderr.split('\n').filter((l) => !l.startsWith('debug')).join(' ')}`);
+  for (const set of ['equal', 'defaults'] as const) {
+    const crypto = CRYPTO[set];
+    const opts = { crypto, extraArgs: ['-v'] };
+    const direct = await run(env.paths.direct.ssh('true', opts));
+    const probeLogBefore = env.probe.log().length;
+    const viaWarden = await run(
+      sshCommand({ port: env.warden.port, login: env.wardenLogin('probe'), identity: env.warden.aliceKey, command: 'true', extraArgs: [...crypto.opensshArgs, '-v'] }),
+    );
+    const jump = await run(env.paths.proxyjump.ssh('true', opts));
+    const targetHop = ciphers(env.probe.log().slice(probeLogBefore));
+    lines.push(`[${set}] direct (OpenSSH → sshd): ${ciphers(direct.stderr).join(', ') || '?'}`);
+    lines.push(`[${set}] Warden hop 1 (OpenSSH → Warden): ${ciphers(viaWarden.stderr).join(', ') || '?'}`);
+    lines.push(`[${set}] Warden hop 2 (Warden → sshd, from the probe sshd's DEBUG1 log): ${targetHop.join(', ') || '?'}`);
+    lines.push(
+      `[${set}] ProxyJump inner (OpenSSH → target through the jump): ${ciphers(jump.stderr).join(', ') || '?'}; ` +
+        (set === 'equal' ? 'the jump hop is forced to the same pair' : 'the jump hop is OpenSSH ↔ OpenSSH with the same defaults'),
+    );
+    for (const [what, res] of [['direct', direct], ['through Warden', viaWarden], ['ProxyJump', jump]] as const) {
+      if (res.code !== 0) problems.push(`[${set}] cipher probe ${what} failed (exit ${res.code}): ${res.stderr.split('\n').filter((l) => !l.startsWith('debug')).join(' ')}`);
+    }
+    if (set === 'equal' && !targetHop.some((c) => c.startsWith(EQUAL_CIPHER) && c.includes(`kex ${EQUAL_KEX})`))) {
+      problems.push(`Warden's target hop did not negotiate ${EQUAL_CIPHER} with ${EQUAL_KEX} (${targetHop.join(', ') || 'nothing in the probe log'}): the "equal crypto" rows are not equal`);
+    }
+  }
   return { lines, problems };
 }

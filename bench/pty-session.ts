@@ -1,5 +1,6 @@
 /** An interactive pty shell opened with ssh2 in the bench process (keystroke and idle-RSS). */
 import type { ClientChannel } from 'ssh2';
+import { CRYPTO, type CryptoSet } from './crypto.js';
 import type { BenchPath, Ssh2Connection } from './setup.js';
 
 export interface PtySession {
@@ -33,11 +34,11 @@ export function waitForOutput(stream: ClientChannel, test: (text: string) => boo
 }
 
 /**
- * Connect, open a shell with a pty, and (by default) wait for its first output (the prompt),
+ * Connect (equal crypto unless told otherwise), open a shell with a pty, and (by default) wait for its first output (the prompt),
  * i.e. until the target's shell is really running.
  */
-export async function openPtyShell(p: BenchPath, opts: { waitForPrompt?: boolean; timeoutMs?: number } = {}): Promise<PtySession> {
-  const conn = await p.connect();
+export async function openPtyShell(p: BenchPath, opts: { waitForPrompt?: boolean; timeoutMs?: number; crypto?: CryptoSet } = {}): Promise<PtySession> {
+  const conn = await p.connect(opts.crypto ?? CRYPTO.equal);
   try {
     const stream = await new Promise<ClientChannel>((resolve, reject) =>
       conn.client.shell(WINDOW, (err, ch) => (err ? reject(err) : resolve(ch))),

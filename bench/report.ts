@@ -1,7 +1,7 @@
 /** The Markdown report: machine lines, the table, then each measurement's notes. */
 import type { Row } from './types.js';
 
-const HEADER = ['metric', 'direct', 'warden', 'proxyjump', 'ratio', 'target', 'ok?'];
+const HEADER = ['metric', 'recorded?', 'direct', 'warden', 'proxyjump', 'ratio', 'target', 'ok?'];
 
 const cell = (s: string | undefined): string => (s === undefined || s === '' ? '—' : s.replace(/\|/g, '\\|'));
 
@@ -9,7 +9,7 @@ export function markdownTable(rows: Row[]): string {
   const lines = [`| ${HEADER.join(' | ')} |`, `|${HEADER.map(() => '---').join('|')}|`];
   for (const r of rows) {
     const ok = r.ok === undefined ? '—' : r.ok ? 'yes' : '**NO**';
-    lines.push(`| ${[r.metric, r.direct, r.warden, r.proxyjump, r.ratio, r.target].map(cell).join(' | ')} | ${ok} |`);
+    lines.push(`| ${[r.metric, r.recorded, r.direct, r.warden, r.proxyjump, r.ratio, r.target].map(cell).join(' | ')} | ${ok} |`);
   }
   return lines.join('\n');
 }

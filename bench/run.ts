@@ -6,6 +6,11 @@
  *   npm run bench -- --only throughput,keystroke  a subset, in the given order
  *   npm run bench -- --wait-quiet 300             first wait (up to 300 s) for other load to stop
  *   npm run bench -- --warden-yaml 'recording: { enabled: false }'   a Warden config variant
+ *   npm run bench -- --mib 512                    transfer size (default 128; --quick 32)
+ *
+ * Only a full run (every measurement, shipped config: no --quick, --only or --warden-yaml)
+ * writes bench/results.md and regenerates the README's table from it; any other run writes
+ * .bench/results-partial.md. The transfer size is in every throughput row's label.
  *
  * The machine may be shared (other engineers' test runs): the report states how much CPU
  * processes outside the benchmark used during each measurement.
@@ -13,7 +18,9 @@
  * This is a benchmark, not a test: it exits 0 when targets are missed (the table says so)
  * and non-zero only when a measurement could not be made.
  */
-import { writeFileSync } from 'node:fs';
+import { setMaxListeners } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -30,16 +37,23 @@ import { throughput } from './throughput.js';
 import { recordingCost } from './recording-cost.js';
 import { killLatency } from './kill-latency.js';
 import { idleLateness } from './idle-lateness.js';
+import { README, updateReadme } from './readme-table.js';
 import type { BenchContext, Measurement, Row } from './types.js';
 
 /** Every measurement, in the default order. Add new modules here. */
 export const MEASUREMENTS: readonly Measurement[] = [throughput, keystroke, setupTime, idleRss, recordingCost, killLatency, idleLateness];
 
-const RESULTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results.md');
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const RESULTS = path.join(BENCH_DIR, 'results.md');
+const PARTIAL = path.join(BENCH_DIR, '..', '.bench', 'results-partial.md');
+const DEFAULT_MIB = 128;
+const QUICK_MIB = 32;
+
+const loadAverage = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 function usage(): string {
   return [
-    'usage: npm run bench -- [--quick] [--only NAME,...] [--wait-quiet SECONDS] [--warden-yaml YAML]',
+    'usage: npm run bench -- [--quick] [--only NAME,...] [--wait-quiet SECONDS] [--warden-yaml YAML] [--mib N]',
     `measurements: ${MEASUREMENTS.map((m) => m.name).join(', ')}`,
   ].join('\n');
 }
@@ -61,6 +75,7 @@ async function main(): Promise<number> {
       only: { type: 'string' },
       'wait-quiet': { type: 'string', default: '0' },
       'warden-yaml': { type: 'string', default: '' },
+      mib: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -69,11 +84,18 @@ async function main(): Promise<number> {
     return 0;
   }
   const selected = selectMeasurements(values.only);
+  const quick = values.quick ?? false;
+  const mib = values.mib !== undefined ? Number(values.mib) : quick ? QUICK_MIB : DEFAULT_MIB;
+  if (!Number.isInteger(mib) || mib < 1) throw new Error(`--mib: a whole number of MiB, got ${values.mib}\n${usage()}`);
+  const full = !quick && !values.only && !values['warden-yaml'];
+  const loadBefore = loadAverage();
   const started = performance.now();
   const progress = (m: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${m}\n`);
 
   const teardown = new Teardown();
   const abort = new AbortController();
+  // Every live ssh client listens for an abort (hundreds in the kill and idle measurements).
+  setMaxListeners(0, abort.signal);
   let interrupted = false;
   let firstSignalAt = 0;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -95,6 +117,8 @@ async function main(): Promise<number> {
     });
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+  // A stray rejection in a measurement must not kill the run (and its table) at the end.
+  process.on('unhandledRejection', (err) => progress(`unhandled rejection (ignored): ${err instanceof Error ? err.message : String(err)}`));
 
   const rows: Row[] = [];
   const sections: Section[] = [];
@@ -102,7 +126,7 @@ async function main(): Promise<number> {
   try {
     const machine = machineInfo();
     for (const l of machine) progress(l);
-    const env = await setupBench(teardown, progress, { wardenYaml: values['warden-yaml'] });
+    const env = await setupBench(teardown, progress, { wardenYaml: values['warden-yaml'], textBytes: mib * 1048576 });
     const checks = await sanityChecks(env);
     for (const l of [...checks.lines, ...checks.problems.map((p) => `PROBLEM: ${p}`)]) progress(l);
     const quietBudget = Number(values['wait-quiet']) || 0;
@@ -110,7 +134,8 @@ async function main(): Promise<number> {
     let waitedOwn = 0;
     const ctx: BenchContext = {
       env,
-      quick: values.quick ?? false,
+      quick,
+      reps: quick ? 2 : 5,
       signal: abort.signal,
       progress,
       settle: async () => {
@@ -146,6 +171,10 @@ async function main(): Promise<number> {
     const totalSeconds = (performance.now() - started) / 1000;
     checks.lines.push(`waited ${waitedOwn.toFixed(0)} s in total for the benchmark's own processes to go idle before runs (e.g. Warden finalizing a recording)`);
     if (quietBudget > 0) checks.lines.push(`waited ${waitedQuiet.toFixed(0)} s in total for other processes to go quiet (--wait-quiet ${quietBudget})`);
+    machine.push(
+      `load average (1/5/15 min) at the start: ${loadBefore}; at the end: ${loadAverage()}. The machine is shared with other agents running test suites: ` +
+        'each section says how much CPU other processes took during it.',
+    );
     const report = renderReport({
       machine,
       checks: [...checks.lines, ...checks.problems.map((p) => `**PROBLEM:** ${p}`)],
@@ -154,8 +183,15 @@ async function main(): Promise<number> {
       totalSeconds,
       args: argv.join(' '),
     });
-    writeFileSync(RESULTS, report);
-    console.log(`\n${machine.join('\n')}\n\n${markdownTable(rows)}\n\n(${totalSeconds.toFixed(0)} s; details in ${path.relative(process.cwd(), RESULTS)})`);
+    // Only a complete run of the shipped configuration may stand as "the" results.
+    const out = full && !failed ? RESULTS : PARTIAL;
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, report);
+    if (out === RESULTS) updateReadme(RESULTS, README);
+    console.log(
+      `\n${machine.join('\n')}\n\n${markdownTable(rows)}\n\n(${totalSeconds.toFixed(0)} s; details in ${path.relative(process.cwd(), out)}` +
+        `${out === RESULTS ? '; README table regenerated' : `; not a full run${failed ? ' (a measurement failed)' : ''}, so bench/results.md and the README are unchanged`})`,
+    );
     return failed ? 1 : 0;
   } finally {
     if (!interrupted) await teardown.run();

@@ -35,3 +35,20 @@ export function rotation<T>(items: readonly T[], i: number): T[] {
   const k = i % items.length;
   return [...items.slice(k), ...items.slice(0, k)];
 }
+
+/** A p99 from fewer samples than this is two or three samples deep: report the max instead. */
+export const MIN_N_FOR_P99 = 200;
+
+/** p99 when there are enough samples for one, else the max. */
+export function tailValue(values: readonly number[]): number {
+  return values.length >= MIN_N_FOR_P99 ? percentile(values, 99) : Math.max(...values);
+}
+
+export function tailLabel(values: readonly number[]): string {
+  return values.length >= MIN_N_FOR_P99 ? 'p50 / p99' : 'p50 / max';
+}
+
+/** "28.6 ms / 84.2 ms": p50 / p99 (or p50 / max, see tailLabel). */
+export function fmtTail(values: readonly number[], digits = 1): string {
+  return values.length === 0 ? 'n/a' : `${fmtMs(percentile(values, 50), digits)} / ${fmtMs(tailValue(values), digits)}`;
+}

@@ -1,189 +1,106 @@
 /**
- * Bulk throughput with the real OpenSSH client and its default algorithms: a stream down
- * (`head -c N /dev/zero` on the target, counted here) and up (N zero bytes fed to `wc -c` on
- * the target, which also proves they all arrived). Timed from the first byte to the end, so
- * connection setup (measured on its own in setup-time) does not dilute the ratio; the wall
- * time including setup is in the notes. A second row gives the CPU seconds all processes
- * spent per transfer, which other load on a shared machine does not distort.
- *
- * The stream is NUL bytes: with recording on, Warden's asciicast JSON spells each one as
- * "\u0000", six bytes, so the download is the recorder's worst case (and it is stored).
+ * Bulk throughput with the real OpenSSH client, interleaved across direct, Warden and
+ * ProxyJump: recorded text (exec `cat`, pty shell `cat`) beside binary streams and uploads
+ * (transfers.ts), first with the same cipher and key exchange forced on every hop, then a
+ * smaller set with each side's defaults (crypto.ts). Every (set, kind, path) gets a warm-up
+ * transfer first; then repetitions rotate the path order. Cells give the median and, in
+ * brackets, min–max; ratios are of medians.
  */
-import { performance } from 'node:perf_hooks';
-import { sleep } from '../test/helpers/processes.js';
-import { PATHS, type BenchPath } from './setup.js';
-import { exited, spawnSsh } from './openssh.js';
-import { busyFraction, cpuSnapshot, processCpuSeconds, startLoadMeter, treeCpuSeconds, type CpuSnapshot } from './proc-stats.js';
-import { fmtMiBps, fmtRatio, fmtSeconds, list, median, ratio, rotation } from './stats.js';
+import { CRYPTO, type CryptoSetName } from './crypto.js';
+import { PATHS } from './setup.js';
+import { fmtRatio, list, median, ratio, rotation } from './stats.js';
+import { KINDS, transfer, type KindName, type Sample, type TransferContext } from './transfers.js';
 import { checkAborted, type BenchContext, type Measurement, type PathName, type Result, type Row } from './types.js';
 
-type Direction = 'down' | 'up';
+/** What runs, in this order within each repetition. */
+export const PLAN: ReadonlyArray<{ set: CryptoSetName; kinds: readonly KindName[] }> = [
+  { set: 'equal', kinds: ['text-exec', 'text-pty', 'binary-down', 'text-up', 'binary-up'] },
+  { set: 'defaults', kinds: ['text-exec', 'binary-down', 'binary-up'] },
+];
 
-interface Sample {
-  /** First byte to end of the command. */
-  seconds: number;
-  /** Spawn to exit, setup included. */
-  wall: number;
-  /** CPU seconds Warden's process used during the transfer (its path only). */
-  wardenCpu: number;
-  /** Share of all cores busy during the transfer. */
-  busy: number;
-  /** Share of all cores used by processes that are not ours (other people's load). */
-  foreign: number;
-  /** CPU seconds used by all of the benchmark's processes (clients, sshd, Warden, this one). */
-  ownCpu: number;
+const MIB = 1048576;
+
+type Samples = Record<PathName, Sample[]>;
+
+/** "4.62 s · 111 MiB/s [4.16–11.22]" */
+export function spreadCell(values: readonly number[], bytes: number): string {
+  const m = median(values);
+  return `${m.toFixed(2)} s · ${(bytes / MIB / m).toFixed(0)} MiB/s [${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)}]`;
 }
 
-type Meters = Pick<Sample, 'wardenCpu' | 'busy' | 'foreign' | 'ownCpu'>;
-const NO_METERS: Meters = { wardenCpu: NaN, busy: NaN, foreign: NaN, ownCpu: NaN };
-
-const TIMEOUT_MS = 300_000;
-
-/**
- * Start the meters; the returned function stops them. Our process tree's CPU is read 300 ms
- * after the end, once the session's processes have been reaped (a process reaped during the
- * /proc scan would drop out of the sum), minus what Warden did meanwhile (it starts
- * finalizing the recording as soon as the session ends).
- */
-function startMeters(wardenPid: number): () => Promise<Meters> {
-  const cpu0: CpuSnapshot = cpuSnapshot();
-  const load = startLoadMeter();
-  const own0 = treeCpuSeconds();
-  const w0 = processCpuSeconds(wardenPid);
-  return async () => {
-    const w1 = processCpuSeconds(wardenPid);
-    const partial = { busy: busyFraction(cpu0, cpuSnapshot()), foreign: load.foreign(), wardenCpu: w1 - w0 };
-    await sleep(300);
-    return { ...partial, ownCpu: treeCpuSeconds() - own0 - (processCpuSeconds(wardenPid) - w1) };
-  };
-}
-
-async function download(ctx: BenchContext, p: BenchPath, bytes: number): Promise<Sample> {
-  const t0 = performance.now();
-  const child = spawnSsh(p.ssh(`head -c ${bytes} /dev/zero`), 'ignore');
-  const done = exited(child, TIMEOUT_MS, ctx.signal);
-  let first: number | undefined;
-  let stop: (() => Promise<Meters>) | undefined;
-  let got = 0;
-  child.stdout!.on('data', (d: Buffer) => {
-    if (first === undefined) {
-      first = performance.now();
-      stop = startMeters(ctx.env.warden.pid);
-    }
-    got += d.length;
-  });
-  const res = await done;
-  const end = performance.now();
-  const meters = (await stop?.()) ?? NO_METERS;
-  if (res.code !== 0 || got !== bytes) {
-    throw new Error(`${p.name} download: exit ${res.code ?? res.signal}, ${got}/${bytes} bytes; stderr: ${res.stderr.trim()}`);
-  }
-  return { seconds: (end - first!) / 1000, wall: (end - t0) / 1000, ...meters };
-}
-
-async function upload(ctx: BenchContext, p: BenchPath, bytes: number): Promise<Sample> {
-  const t0 = performance.now();
-  // The "S" says the remote side is reading: the clock starts there, as for downloads.
-  const child = spawnSsh(p.ssh('printf S; exec wc -c'), 'pipe');
-  const done = exited(child, TIMEOUT_MS, ctx.signal);
-  const chunk = Buffer.alloc(1 << 20);
-  let first: number | undefined;
-  let stop: (() => Promise<Meters>) | undefined;
-  let out = '';
-  const stdin = child.stdin!;
-  let sent = 0;
-  const pump = (): void => {
-    while (sent < bytes) {
-      const n = Math.min(chunk.length, bytes - sent);
-      sent += n;
-      if (!stdin.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
-        stdin.once('drain', pump);
-        return;
-      }
-    }
-    stdin.end();
-  };
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (d: string) => {
-    out += d;
-    if (first === undefined && out.startsWith('S')) {
-      first = performance.now();
-      stop = startMeters(ctx.env.warden.pid);
-      pump();
-    }
-  });
-  const res = await done;
-  const end = performance.now();
-  const meters = (await stop?.()) ?? NO_METERS;
-  const counted = Number(out.slice(1).trim());
-  if (res.code !== 0 || counted !== bytes) {
-    throw new Error(`${p.name} upload: exit ${res.code ?? res.signal}, target counted ${out.slice(1).trim() || 'nothing'} of ${bytes} bytes; stderr: ${res.stderr.trim()}`);
-  }
-  return { seconds: (end - first!) / 1000, wall: (end - t0) / 1000, ...meters };
+export function warmupBytes(bytes: number): number {
+  return Math.max(MIB, Math.round(bytes / 8 / MIB) * MIB);
 }
 
 export const throughput: Measurement = {
   name: 'throughput',
-  title: 'Throughput (OpenSSH client, default ciphers)',
+  title: 'Throughput (OpenSSH client): recorded text, binary, uploads; equal crypto and defaults',
   async run(ctx: BenchContext): Promise<Result> {
-    const bytes = ctx.quick ? 64 * 1048576 : 512 * 1048576;
-    const reps = ctx.quick ? 1 : 5;
-    const mib = bytes / 1048576;
-    const samples: Record<Direction, Record<PathName, Sample[]>> = {
-      down: { direct: [], warden: [], proxyjump: [] },
-      up: { direct: [], warden: [], proxyjump: [] },
-    };
-    for (let rep = 0; rep < reps; rep++) {
-      for (const dir of ['down', 'up'] as const) {
-        for (const name of rotation(PATHS, rep)) {
-          await ctx.settle();
+    const bytes = ctx.env.text.bytes;
+    const mib = bytes / MIB;
+    const reps = ctx.reps;
+    const t: TransferContext = { signal: ctx.signal, text: ctx.env.text, wardenPid: ctx.env.warden.pid };
+    const samples = new Map<string, Samples>();
+    const key = (set: CryptoSetName, kind: KindName) => `${set}/${kind}`;
+    for (const { set, kinds } of PLAN) for (const kind of kinds) samples.set(key(set, kind), { direct: [], warden: [], proxyjump: [] });
+
+    const warm = warmupBytes(bytes);
+    ctx.progress(`throughput: warm-up (${warm / MIB} MiB per set, kind and path)`);
+    for (const { set, kinds } of PLAN) {
+      for (const kind of kinds) {
+        for (const name of PATHS) {
           checkAborted(ctx.signal);
-          const p = ctx.env.paths[name];
-          const s = dir === 'down' ? await download(ctx, p, bytes) : await upload(ctx, p, bytes);
-          samples[dir][name].push(s);
-          ctx.progress(`throughput rep ${rep + 1}/${reps} ${dir} ${name}: ${s.seconds.toFixed(2)} s (busy ${(s.busy * 100).toFixed(0)}%, others ${(s.foreign * 100).toFixed(0)}%)`);
+          await transfer(t, kind, ctx.env.paths[name], CRYPTO[set], warm);
+        }
+      }
+    }
+
+    for (let rep = 0; rep < reps; rep++) {
+      for (const { set, kinds } of PLAN) {
+        for (const kind of kinds) {
+          for (const name of rotation(PATHS, rep)) {
+            await ctx.settle();
+            checkAborted(ctx.signal);
+            const s = await transfer(t, kind, ctx.env.paths[name], CRYPTO[set], bytes);
+            samples.get(key(set, kind))![name].push(s);
+            ctx.progress(`throughput rep ${rep + 1}/${reps} ${set} ${kind} ${name}: ${s.seconds.toFixed(2)} s (others ${(s.foreign * 100).toFixed(0)}%)`);
+          }
         }
       }
     }
 
     const rows: Row[] = [];
-    const notes: string[] = [`${mib} MiB per transfer, ${reps} interleaved repetition(s), path order rotated each repetition; seconds from first byte to exit.`];
-    for (const dir of ['down', 'up'] as const) {
-      const med = (name: PathName, f: (s: Sample) => number = (s) => s.seconds) => median(samples[dir][name].map(f));
-      const d = med('direct');
-      const w = med('warden');
-      const j = med('proxyjump');
-      const wd = ratio(w, d);
-      const jd = ratio(j, d);
-      const cell = (s: number) => `${fmtSeconds(s)} (${fmtMiBps(bytes, s)})`;
-      rows.push({
-        metric: `${dir === 'down' ? 'download' : 'upload'} ${mib} MiB`,
-        direct: cell(d),
-        warden: cell(w),
-        proxyjump: cell(j),
-        ratio: `w/d ${fmtRatio(wd)} · pj/d ${fmtRatio(jd)}`,
-        target: 'w/d ≤ 1.30x and w < pj',
-        ok: wd <= 1.3 && w < j,
-      });
-      // CPU is what the paths cost whatever else runs on the machine; wall time is not.
-      const cd = med('direct', (s) => s.ownCpu);
-      const cw = med('warden', (s) => s.ownCpu);
-      const cj = med('proxyjump', (s) => s.ownCpu);
-      rows.push({
-        metric: `${dir === 'down' ? 'download' : 'upload'} ${mib} MiB: CPU-s, all processes`,
-        direct: `${cd.toFixed(2)} s`,
-        warden: `${cw.toFixed(2)} s (Warden ${med('warden', (s) => s.wardenCpu).toFixed(2)} s)`,
-        proxyjump: `${cj.toFixed(2)} s`,
-        ratio: `w/d ${fmtRatio(ratio(cw, cd))} · pj/d ${fmtRatio(ratio(cj, cd))}`,
-        target: '(reported)',
-      });
-      for (const name of PATHS) {
-        notes.push(
-          `${dir} ${name}: seconds [${list(samples[dir][name].map((s) => s.seconds))}], wall incl. setup median ${med(name, (s) => s.wall).toFixed(2)} s, ` +
-            `CPU of all bench processes median ${med(name, (s) => s.ownCpu).toFixed(2)} s, ` +
-            `machine busy median ${(med(name, (s) => s.busy) * 100).toFixed(0)}% of all cores (others' load ${(med(name, (s) => s.foreign) * 100).toFixed(0)}%)` +
-            (name === 'warden' || med(name, (s) => s.wardenCpu) > 0.5 ? `, Warden CPU median ${med(name, (s) => s.wardenCpu).toFixed(2)} s (${((med(name, (s) => s.wardenCpu) / w) * 100).toFixed(0)}% of one core)` : ''),
-        );
+    const notes: string[] = [
+      `${mib} MiB per transfer; ${reps} interleaved repetitions after one ${warm / MIB} MiB warm-up per set, kind and path; path order rotated each repetition; seconds from the first payload byte to the client's exit.`,
+      `Text: ${ctx.env.text.lines} lines of build-log-like text (ASCII words, ANSI colour codes on one line in eight, some UTF-8); the pty shell row types \`stty -echo; echo START; cat FILE; exit\` into a login shell (\`ssh -tt\`).`,
+      `Crypto sets: "equal" = ${CRYPTO.equal.label} (forced with \`${CRYPTO.equal.opensshArgs.join(' ')}\` on every OpenSSH client hop, ProxyJump's jump hop included; Warden's target hop negotiates it by its own preference, see Checks); "defaults" = ${CRYPTO.defaults.label}.`,
+    ];
+    for (const { set, kinds } of PLAN) {
+      for (const kind of kinds) {
+        const s = samples.get(key(set, kind))!;
+        const med = (n: PathName, f: (x: Sample) => number = (x) => x.seconds) => median(s[n].map(f));
+        const [d, w, j] = [med('direct'), med('warden'), med('proxyjump')];
+        const cpu = (n: PathName) => med(n, (x) => x.ownCpu);
+        const wd = ratio(w, d);
+        const judged = set === 'equal';
+        rows.push({
+          metric: `${KINDS[kind].label}, ${mib} MiB, ${set === 'equal' ? 'equal crypto' : "each side's defaults"}`,
+          recorded: KINDS[kind].recorded,
+          direct: spreadCell(s.direct.map((x) => x.seconds), bytes),
+          warden: spreadCell(s.warden.map((x) => x.seconds), bytes),
+          proxyjump: spreadCell(s.proxyjump.map((x) => x.seconds), bytes),
+          ratio: `w/d ${fmtRatio(wd)} · pj/d ${fmtRatio(ratio(j, d))}; CPU w/d ${fmtRatio(ratio(cpu('warden'), cpu('direct')))} · pj/d ${fmtRatio(ratio(cpu('proxyjump'), cpu('direct')))}`,
+          target: judged ? 'w/d ≤ 1.30x and w < pj' : '(reported)',
+          ok: judged ? wd <= 1.3 && w < j : undefined,
+        });
+        for (const name of PATHS) {
+          notes.push(
+            `${set} ${kind} ${name}: seconds [${list(s[name].map((x) => x.seconds))}], wall incl. setup median ${med(name, (x) => x.wall).toFixed(2)} s, ` +
+              `CPU of all bench processes median ${cpu(name).toFixed(2)} s` +
+              (name === 'warden' ? ` (Warden ${med(name, (x) => x.wardenCpu).toFixed(2)} s)` : '') +
+              `, others' load median ${(med(name, (x) => x.foreign) * 100).toFixed(0)}% of all cores`,
+          );
+        }
       }
     }
     return { rows, notes };

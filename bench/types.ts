@@ -10,6 +10,8 @@ export type PathName = 'direct' | 'warden' | 'proxyjump';
 
 export interface Row {
   metric: string;
+  /** What Warden's recorder does with the row's bytes ("yes", "no (why)"); undefined: n/a. */
+  recorded?: string;
   direct?: string;
   warden?: string;
   proxyjump?: string;
@@ -30,6 +32,8 @@ export interface BenchContext {
   env: BenchEnv;
   /** --quick: smaller sizes and counts, for a smoke run. */
   quick: boolean;
+  /** Timed repetitions per path where a measurement repeats whole runs (>= 5 in full runs). */
+  reps: number;
   /** Aborted on Ctrl-C; long loops check it. */
   signal: AbortSignal;
   /** Progress line on stderr. */
