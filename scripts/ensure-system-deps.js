@@ -34,6 +34,10 @@ const PROGRAMS = {
   // Runs bash in a pty (optionally echoing late) for the command-log and filter-gate tests
   // (test/helpers/pty-shell.ts), and records the golden terminal transcripts.
   python3: 'python3',
+  // File-transfer audit tests: rsync over ssh, and paramiko as a second SFTP client (Debian's
+  // python3, not whatever python3 is first on PATH).
+  rsync: 'rsync',
+  '/usr/lib/python3/dist-packages/paramiko/__init__.py': 'python3-paramiko',
 };
 
 export const PURPOSES = {
@@ -54,6 +58,8 @@ function isExecutable(file) {
 
 /** Look a program up on PATH, plus the sbin dirs a non-root PATH often lacks. */
 export function findProgram(name) {
+  // A Python module is a file to import, not a program to run.
+  if (name.endsWith('.py')) return existsSync(name) ? name : undefined;
   if (name.includes('/')) return isExecutable(name) ? name : undefined;
   const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
   for (const dir of dirs) {

@@ -38,12 +38,17 @@ const EMPTY = Buffer.alloc(0);
 /** Decides what of the user's input reaches the target (the command filter); may be async. */
 export type InputGate = (data: Buffer, forward: (data: Buffer) => void) => void | Promise<void>;
 
+/** Sees the target's output before the user does (the SFTP parser); may add bytes of its own. */
+export type OutputGate = (data: Buffer, forward: (data: Buffer) => void) => void;
+
 export class ChannelRelay {
   kind: ChannelKind | 'pending' = 'pending';
   /** Number within the connection (1, 2, ...), given when the channel starts. */
   n = 0;
   /** When set, user input goes through it instead of straight to the target. */
   gate?: InputGate;
+  /** When set, the target's stdout goes through it instead of straight to the user. */
+  outputGate?: OutputGate;
   pty?: PtyInfo;
   command?: string;
   stream?: ServerChannel;
@@ -140,7 +145,8 @@ export class ChannelRelay {
     // forwarded (or the channel closes), and the client sees data, exit status, EOF, close.
     if (this.gate) this.pipeGated(client, target, this.gate);
     else client.pipe(target);
-    target.pipe(client, { end: false });
+    if (this.outputGate) this.pipeOutputGated(target, client, this.outputGate);
+    else target.pipe(client, { end: false });
     target.stderr.pipe(client.stderr, { end: false });
     // Audit and activity listeners come after the pipes: each chunk is forwarded first, then
     // recorded, so bookkeeping never sits between a keystroke and its echo.
@@ -201,6 +207,17 @@ export class ChannelRelay {
       t.resume();
       t.stderr.resume();
     });
+  }
+
+  /** target → client through the output gate, with the same backpressure as a pipe. */
+  private pipeOutputGated(target: ClientChannel, client: ServerChannel, gate: OutputGate): void {
+    const forward = (d: Buffer) => {
+      if (!client.write(d)) {
+        target.pause();
+        client.once('drain', () => target.resume());
+      }
+    };
+    target.on('data', (d: Buffer) => gate(d, forward));
   }
 
   /** Run `fn` once every byte already queued for the client has been handed to ssh2. */

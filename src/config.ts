@@ -4,7 +4,7 @@
  * the directory of the config file, so a config works from any working directory.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { utils as sshUtils } from './ssh2.js';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -12,6 +12,7 @@ import { parseDuration } from './duration.js';
 import { parseByteSize } from './byte-size.js';
 import { WardenError } from './errors.js';
 import { compileRules } from './commands/command-filter.js';
+import { compileTransferPolicy, type TransferPolicy } from './transfers/transfer-policy.js';
 
 const duration = z
   .union([z.string(), z.number()])
@@ -66,6 +67,17 @@ const commandRule = z.union([
   z.object({ deny: z.string(), message: z.string().optional() }).strict(),
   z.object({ warn: z.string(), message: z.string().optional() }).strict(),
 ]);
+
+/** File transfers (sftp, scp, rsync): what a grant allows; see src/transfers/transfer-policy.ts. */
+const transferRules = z
+  .object({
+    upload: z.boolean().optional(),
+    download: z.boolean().optional(),
+    delete: z.boolean().optional(),
+    maxFileSize: byteSize.optional(),
+    deny: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
 
 const nameList = z.array(z.string().min(1)).min(1);
 
@@ -128,6 +140,18 @@ const schema = z
       })
       .strict()
       .prefault({}),
+    /** Defaults for every grant, plus whether transfers are parsed at all and copies kept. */
+    transfer: transferRules
+      .extend({
+        /** Parse sftp/scp to log each file operation (false: bytes pass untouched, no policy). */
+        audit: z.boolean().default(true),
+        keep: z
+          .object({ enabled: z.boolean().default(false), maxFileSize: byteSize.default(50 * 1024 ** 2), dir: z.string().optional() })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     /** Audit events (JSON lines) go here, apart from the debug log. Default dataDir/audit.jsonl. */
     auditFile: z.string().optional(),
     users: z.record(
@@ -168,6 +192,7 @@ const schema = z
           accounts: nameList,
           session: sessionPolicy.optional(),
           commands: z.array(commandRule).optional(),
+          transfer: transferRules.optional(),
         })
         .strict(),
     ),
@@ -180,6 +205,14 @@ export type GrantConfig = RawConfig['grants'][number];
 export interface Config extends RawConfig {
   /** Absolute path of the file this came from; relative paths were resolved against its dir. */
   file: string;
+  /** Each grant's transfer policy (its rules over the top-level ones), compiled at load. */
+  transferPolicies: TransferPolicy[];
+}
+
+/** A grant's transfer rules over the top-level defaults (everything allowed by default). */
+function grantTransferRules(cfg: RawConfig, grant: GrantConfig): TransferPolicy {
+  const t = { ...cfg.transfer, ...grant.transfer };
+  return compileTransferPolicy({ upload: t.upload ?? true, download: t.download ?? true, delete: t.delete ?? true, maxFileSize: t.maxFileSize, deny: t.deny ?? [] });
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -204,6 +237,8 @@ function checkReferences(cfg: RawConfig): string[] {
     } catch (err) {
       problems.push(`grants[${gi}].commands: ${(err as Error).message}`);
     }
+    const t = grantTransferRules(cfg, grant);
+    if (!cfg.transfer.audit && !t.permissive) problems.push(`grants[${gi}].transfer: restricts transfers, which needs transfer.audit: true`);
   });
   for (const [name, user] of Object.entries(cfg.users)) {
     if (!user.password && user.keys.length === 0) problems.push(`users.${name}: needs a password or at least one key`);
@@ -250,6 +285,8 @@ export function parseConfig(text: string, file: string): Config {
     hostKeyFile: abs(cfg.hostKeyFile),
     dataDir: abs(cfg.dataDir),
     recording: { ...cfg.recording, dir: cfg.recording.dir && abs(cfg.recording.dir) },
+    transfer: { ...cfg.transfer, keep: { ...cfg.transfer.keep, dir: abs(cfg.transfer.keep.dir ?? join(cfg.dataDir, 'transfers', 'kept')) } },
+    transferPolicies: cfg.grants.map((g) => grantTransferRules(cfg, g)),
     auditFile: cfg.auditFile && abs(cfg.auditFile),
     accounts: Object.fromEntries(
       Object.entries(cfg.accounts).map(([name, a]) => [
