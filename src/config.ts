@@ -12,7 +12,8 @@ import { parseDuration } from './duration.js';
 import { parseByteSize } from './byte-size.js';
 import { WardenError } from './errors.js';
 import { compileRules } from './commands/command-filter.js';
-import { compileTransferPolicy, type TransferPolicy } from './transfers/transfer-policy.js';
+import { grantTransferPolicy, transferSchemas } from './transfers/transfer-config.js';
+import type { TransferPolicy } from './transfers/transfer-policy.js';
 
 const duration = z
   .union([z.string(), z.number()])
@@ -68,16 +69,7 @@ const commandRule = z.union([
   z.object({ warn: z.string(), message: z.string().optional() }).strict(),
 ]);
 
-/** File transfers (sftp, scp, rsync): what a grant allows; see src/transfers/transfer-policy.ts. */
-const transferRules = z
-  .object({
-    upload: z.boolean().optional(),
-    download: z.boolean().optional(),
-    delete: z.boolean().optional(),
-    maxFileSize: byteSize.optional(),
-    deny: z.array(z.string().min(1)).optional(),
-  })
-  .strict();
+const transfer = transferSchemas(byteSize);
 
 const nameList = z.array(z.string().min(1)).min(1);
 
@@ -140,18 +132,8 @@ const schema = z
       })
       .strict()
       .prefault({}),
-    /** Defaults for every grant, plus whether transfers are parsed at all and copies kept. */
-    transfer: transferRules
-      .extend({
-        /** Parse sftp/scp to log each file operation (false: bytes pass untouched, no policy). */
-        audit: z.boolean().default(true),
-        keep: z
-          .object({ enabled: z.boolean().default(false), maxFileSize: byteSize.default(50 * 1024 ** 2), dir: z.string().optional() })
-          .strict()
-          .prefault({}),
-      })
-      .strict()
-      .prefault({}),
+    /** File transfers (sftp, scp, rsync): defaults for every grant; see src/transfers. */
+    transfer: transfer.defaults,
     /** Audit events (JSON lines) go here, apart from the debug log. Default dataDir/audit.jsonl. */
     auditFile: z.string().optional(),
     users: z.record(
@@ -192,7 +174,7 @@ const schema = z
           accounts: nameList,
           session: sessionPolicy.optional(),
           commands: z.array(commandRule).optional(),
-          transfer: transferRules.optional(),
+          transfer: transfer.rules.optional(),
         })
         .strict(),
     ),
@@ -207,12 +189,6 @@ export interface Config extends RawConfig {
   file: string;
   /** Each grant's transfer policy (its rules over the top-level ones), compiled at load. */
   transferPolicies: TransferPolicy[];
-}
-
-/** A grant's transfer rules over the top-level defaults (everything allowed by default). */
-function grantTransferRules(cfg: RawConfig, grant: GrantConfig): TransferPolicy {
-  const t = { ...cfg.transfer, ...grant.transfer };
-  return compileTransferPolicy({ upload: t.upload ?? true, download: t.download ?? true, delete: t.delete ?? true, maxFileSize: t.maxFileSize, deny: t.deny ?? [] });
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -237,8 +213,7 @@ function checkReferences(cfg: RawConfig): string[] {
     } catch (err) {
       problems.push(`grants[${gi}].commands: ${(err as Error).message}`);
     }
-    const t = grantTransferRules(cfg, grant);
-    if (!cfg.transfer.audit && !t.permissive) problems.push(`grants[${gi}].transfer: restricts transfers, which needs transfer.audit: true`);
+    if (!cfg.transfer.audit && !grantTransferPolicy(cfg.transfer, grant.transfer).permissive) problems.push(`grants[${gi}].transfer: restricts transfers, which needs transfer.audit: true`);
   });
   for (const [name, user] of Object.entries(cfg.users)) {
     if (!user.password && user.keys.length === 0) problems.push(`users.${name}: needs a password or at least one key`);
@@ -286,7 +261,7 @@ export function parseConfig(text: string, file: string): Config {
     dataDir: abs(cfg.dataDir),
     recording: { ...cfg.recording, dir: cfg.recording.dir && abs(cfg.recording.dir) },
     transfer: { ...cfg.transfer, keep: { ...cfg.transfer.keep, dir: abs(cfg.transfer.keep.dir ?? join(cfg.dataDir, 'transfers', 'kept')) } },
-    transferPolicies: cfg.grants.map((g) => grantTransferRules(cfg, g)),
+    transferPolicies: cfg.grants.map((g) => grantTransferPolicy(cfg.transfer, g.transfer)),
     auditFile: cfg.auditFile && abs(cfg.auditFile),
     accounts: Object.fromEntries(
       Object.entries(cfg.accounts).map(([name, a]) => [

@@ -1,6 +1,6 @@
 /**
  * What a client's SFTP request says, read from its head into a typed value (paths as sent,
- * not yet resolved), and how much of a packet's head is needed to read it.
+ * not yet resolved), and how much of a request's or a reply's head is needed to read it.
  */
 import { FXP, Reader } from './sftp-wire.js';
 import type { TransferOp } from './transfer-policy.js';
@@ -34,6 +34,28 @@ export function requestHeadSize(h: Buffer, have: number, total: number): number 
   if (h[4] !== FXP.WRITE) return total;
   if (have < 13) return 13;
   return 13 + h.readUInt32BE(9) + 12;
+}
+
+/**
+ * Bytes of a reply's head needed: STATUS's code, DATA's length, all of HANDLE, ATTRS and
+ * VERSION; of a NAME only the first name, and only when it answers REALPATH (the working
+ * directory): a directory listing is skipped.
+ */
+export function replyHeadSize(h: Buffer, have: number, total: number, answersRealpath: boolean): number {
+  switch (h[4]) {
+    case FXP.STATUS:
+    case FXP.DATA:
+      return Math.min(total, 13);
+    case FXP.HANDLE:
+    case FXP.ATTRS:
+    case FXP.VERSION:
+      return total;
+    case FXP.NAME:
+      if (!answersRealpath) return 9;
+      return have < 17 ? Math.min(total, 17) : Math.min(total, 17 + h.readUInt32BE(13));
+    default:
+      return 9;
+  }
 }
 
 /** Read a request (not INIT) from its complete head. Throws Malformed past the head's end. */

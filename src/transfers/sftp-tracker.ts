@@ -16,7 +16,7 @@
 import { SftpFramer, type Verdict } from './sftp-framer.js';
 import { FXP, FX_EOF, FX_OK, FX_PERMISSION_DENIED, Malformed, OPEN_FLAGS, OPEN_WRITES, Reader, pathRequest, statusName, statusPacket } from './sftp-wire.js';
 import type { EmitTransfer, TransferRecord } from './transfer-event.js';
-import { readRequest, requestHeadSize } from './sftp-requests.js';
+import { readRequest, replyHeadSize, requestHeadSize } from './sftp-requests.js';
 import { OpenFiles, type FileTap, type OpenFile, type StartTap } from './sftp-files.js';
 import { resolvePath, type Refusal, type TransferOp, type TransferPolicy } from './transfer-policy.js';
 
@@ -30,8 +30,7 @@ export interface SftpTrackerOptions {
   now?: () => number;
 }
 
-export const LIMITS = { maxHead: 64 * 1024, maxPending: 4096, maxHandles: 1024 };
-/** Ids of Warden's own requests: the top of the id space, which clients count up towards. */
+export const LIMITS = { maxHead: 64 * 1024, maxPending: 4096, maxHandles: 1024 };/** Ids of Warden's own requests: the top of the id space, which clients count up towards. */
 const OWN_ID_BASE = 0xffff_ff00;
 
 interface Pending {
@@ -69,33 +68,13 @@ export class SftpTracker {
     // while Warden has a request of its own out or a download size to enforce.
     const policy = o.policy;
     this.fromClient = new SftpFramer({ mayDrop: () => !policy.permissive, need: requestHeadSize, packet: (h, n) => this.request(h, n), body: (d) => this.upTap?.write(d) }, LIMITS.maxHead, giveUp('client'));
-    this.fromTarget = new SftpFramer({ mayDrop: () => this.ownIds.size > 0 || policy.maxFileSize !== undefined, need: (h, have, total) => this.replyNeed(h, have, total), packet: (h, n) => this.reply(h, n), body: (d) => this.downTap?.write(d) }, LIMITS.maxHead, giveUp('target'));
+    this.fromTarget = new SftpFramer({ mayDrop: () => this.ownIds.size > 0 || policy.maxFileSize !== undefined, need: (h, have, total) => replyHeadSize(h, have, total, this.pending.get(h.readUInt32BE(5))?.type === FXP.REALPATH), packet: (h, n) => this.reply(h, n), body: (d) => this.downTap?.write(d) }, LIMITS.maxHead, giveUp('target'));
   }
 
   private giveUp(why: string): void {
     if (this.abandoned) return;
     this.abandoned = true;
     this.o.abandon(why);
-  }
-
-  private replyNeed(h: Buffer, have: number, total: number): number {
-    switch (h[4]) {
-      case FXP.STATUS:
-      case FXP.DATA:
-        return Math.min(total, 13);
-      case FXP.HANDLE:
-      case FXP.ATTRS:
-      case FXP.VERSION:
-        return total;
-      case FXP.NAME: {
-        // Only REALPATH's answer is read (the working directory); a listing is skipped.
-        if (this.pending.get(h.readUInt32BE(5))?.type !== FXP.REALPATH) return 9;
-        if (have < 17) return Math.min(total, 17);
-        return Math.min(total, 17 + h.readUInt32BE(13));
-      }
-      default:
-        return 9;
-    }
   }
 
   // --- client → target ---------------------------------------------------------------------

@@ -3,7 +3,8 @@
  * records, what it refuses (the receiver never sees it), and bytes held until an ack decides.
  */
 import { describe, expect, it } from 'vitest';
-import { parseScpCommand, ScpTracker, type ScpCommand } from '../../src/transfers/scp-tracker.js';
+import { ScpTracker } from '../../src/transfers/scp-tracker.js';
+import { parseScpCommand, type ScpCommand } from '../../src/transfers/scp-command.js';
 import { compileTransferPolicy, type TransferPolicyConfig } from '../../src/transfers/transfer-policy.js';
 import type { TransferRecord } from '../../src/transfers/transfer-event.js';
 import { cat, expectSplitInvariant, type Step, type Tracked } from '../helpers/split-harness.js';
