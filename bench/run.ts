@@ -34,6 +34,7 @@ import { markdownTable, renderReport, type Section } from './report.js';
 import { setupBench, Teardown } from './setup.js';
 import { setupTime } from './setup-time.js';
 import { throughput } from './throughput.js';
+import { sftpTransfer } from './sftp-transfer.js';
 import { recordingCost } from './recording-cost.js';
 import { killLatency } from './kill-latency.js';
 import { idleLateness } from './idle-lateness.js';
@@ -41,7 +42,7 @@ import { README, updateReadme } from './readme-table.js';
 import type { BenchContext, Measurement, Row } from './types.js';
 
 /** Every measurement, in the default order. Add new modules here. */
-export const MEASUREMENTS: readonly Measurement[] = [throughput, keystroke, setupTime, idleRss, recordingCost, killLatency, idleLateness];
+export const MEASUREMENTS: readonly Measurement[] = [throughput, sftpTransfer, keystroke, setupTime, idleRss, recordingCost, killLatency, idleLateness];
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.join(BENCH_DIR, 'results.md');

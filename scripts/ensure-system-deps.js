@@ -38,6 +38,10 @@ const PROGRAMS = {
   dbclient: 'dropbear-bin',
   // git clone through Warden must negotiate protocol v2 (GIT_PROTOCOL passed through).
   git: 'git',
+  // File-transfer audit tests: rsync over ssh, and paramiko as a second SFTP client (Debian's
+  // python3, not whatever python3 is first on PATH).
+  rsync: 'rsync',
+  '/usr/lib/python3/dist-packages/paramiko/__init__.py': 'python3-paramiko',
 };
 
 export const PURPOSES = {
@@ -58,6 +62,8 @@ function isExecutable(file) {
 
 /** Look a program up on PATH, plus the sbin dirs a non-root PATH often lacks. */
 export function findProgram(name) {
+  // A Python module is a file to import, not a program to run.
+  if (name.endsWith('.py')) return existsSync(name) ? name : undefined;
   if (name.includes('/')) return isExecutable(name) ? name : undefined;
   const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
   for (const dir of dirs) {

@@ -10,6 +10,7 @@ import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel, Session as Ss
 import type { Logger } from './logger.js';
 import type { ChannelKind } from '../machines/session.types.js';
 import { crlf, printable } from './text.js';
+import { pipeThroughGate, type Gate } from './gated-pipe.js';
 import { MAX_ENV_NAME_BYTES, MAX_ENV_VALUE_BYTES, MAX_ENV_VARS, type EnvPolicy } from './env-policy.js';
 import { ResizeCoalescer } from './screen-size.js';
 import { MAX_CHANNEL_REQUESTS, type SessionRefusals } from './session-refusals.js';
@@ -43,8 +44,11 @@ export interface RelayPolicy {
   refusals: SessionRefusals;
 }
 
-/** Decides what of the user's input reaches the target (the command filter); may be async. */
-export type InputGate = (data: Buffer, forward: (data: Buffer) => void) => void | Promise<void>;
+/** Decides what of the user's input reaches the target (the command filter, the SFTP policy). */
+export type InputGate = Gate;
+
+/** Sees the target's output before the user does (the SFTP parser); may add bytes of its own. */
+export type OutputGate = (data: Buffer, forward: (data: Buffer) => void) => void;
 
 export class ChannelRelay {
   kind: ChannelKind | 'pending' = 'pending';
@@ -52,6 +56,8 @@ export class ChannelRelay {
   n = 0;
   /** When set, user input goes through it instead of straight to the target. */
   gate?: InputGate;
+  /** When set, the target's stdout goes through it instead of straight to the user. */
+  outputGate?: OutputGate;
   pty?: PtyInfo;
   command?: string;
   stream?: ServerChannel;
@@ -186,9 +192,10 @@ export class ChannelRelay {
     // Client EOF becomes target EOF. Towards the client, ssh2 drops an exit status sent after
     // EOF, while sshd sends EOF first: so a target EOF is held until the exit status has been
     // forwarded (or the channel closes), and the client sees data, exit status, EOF, close.
-    if (this.gate) this.pipeGated(client, target, this.gate);
+    if (this.gate) pipeThroughGate(client, target, this.gate, { end: true });
     else client.pipe(target);
-    target.pipe(client, { end: false });
+    if (this.outputGate) pipeThroughGate(target, client, this.outputGate, { end: false });
+    else target.pipe(client, { end: false });
     target.stderr.pipe(client.stderr, { end: false });
     // Audit and activity listeners come after the pipes: each chunk is forwarded first, then
     // recorded, so bookkeeping never sits between a keystroke and its echo.
@@ -220,24 +227,6 @@ export class ChannelRelay {
       client.resume();
       this.afterWrites(() => client.end());
     });
-  }
-
-  /** client → target through the gate, keeping order (the client pauses while it decides). */
-  private pipeGated(client: ServerChannel, target: ClientChannel, gate: InputGate): void {
-    const forward = (d: Buffer) => {
-      if (!target.write(d)) {
-        client.pause();
-        target.once('drain', () => client.resume());
-      }
-    };
-    client.on('data', (d: Buffer) => {
-      const pending = gate(d, forward);
-      if (pending) {
-        client.pause();
-        void pending.finally(() => client.resume());
-      }
-    });
-    client.once('end', () => target.end());
   }
 
   /**

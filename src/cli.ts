@@ -11,6 +11,7 @@ import { WardenError } from './errors.js';
 import type { SessionRecord } from './registry.js';
 import { CONFIG, config, readStdin, withRegistry, type Command, type Flags } from './cli-common.js';
 import { RECORDING_COMMANDS } from './cli-recordings.js';
+import { transfers } from './cli-transfers.js';
 import { age, isoTime, table } from './cli-table.js';
 import { parseDuration } from './duration.js';
 import { printable } from './text.js';
@@ -163,6 +164,7 @@ const COMMANDS: Record<string, Command> = {
       });
     },
   },
+  transfers,
   hostkeys: {
     usage: 'warden hostkeys [--forget ASSET] --config FILE',
     options: { ...CONFIG, forget: { type: 'string' }, json: { type: 'boolean' } },

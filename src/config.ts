@@ -4,7 +4,7 @@
  * the directory of the config file, so a config works from any working directory.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { utils as sshUtils } from './ssh2.js';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -13,6 +13,8 @@ import { parseByteSize } from './byte-size.js';
 import { WardenError } from './errors.js';
 import { compileRules } from './commands/command-filter.js';
 import { admissionFields, envSchema, limitsSchema } from './config-bounds.js';
+import { grantTransferPolicy, transferSchemas } from './transfers/transfer-config.js';
+import type { TransferPolicy } from './transfers/transfer-policy.js';
 
 const duration = z
   .union([z.string(), z.number()])
@@ -67,6 +69,8 @@ const commandRule = z.union([
   z.object({ deny: z.string(), message: z.string().optional() }).strict(),
   z.object({ warn: z.string(), message: z.string().optional() }).strict(),
 ]);
+
+const transfer = transferSchemas(byteSize);
 
 const nameList = z.array(z.string().min(1)).min(1);
 
@@ -134,6 +138,8 @@ const schema = z
       })
       .strict()
       .prefault({}),
+    /** File transfers (sftp, scp, rsync): defaults for every grant; see src/transfers. */
+    transfer: transfer.defaults,
     /** Audit events (JSON lines) go here, apart from the debug log. Default dataDir/audit.jsonl. */
     auditFile: z.string().optional(),
     users: z.record(
@@ -174,6 +180,7 @@ const schema = z
           accounts: nameList,
           session: sessionPolicy.optional(),
           commands: z.array(commandRule).optional(),
+          transfer: transfer.rules.optional(),
         })
         .strict(),
     ),
@@ -186,6 +193,8 @@ export type GrantConfig = RawConfig['grants'][number];
 export interface Config extends RawConfig {
   /** Absolute path of the file this came from; relative paths were resolved against its dir. */
   file: string;
+  /** Each grant's transfer policy (its rules over the top-level ones), compiled at load. */
+  transferPolicies: TransferPolicy[];
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -210,6 +219,7 @@ function checkReferences(cfg: RawConfig): string[] {
     } catch (err) {
       problems.push(`grants[${gi}].commands: ${(err as Error).message}`);
     }
+    if (!cfg.transfer.audit && !grantTransferPolicy(cfg.transfer, grant.transfer).permissive) problems.push(`grants[${gi}].transfer: restricts transfers, which needs transfer.audit: true`);
   });
   for (const [name, user] of Object.entries(cfg.users)) {
     if (!user.password && user.keys.length === 0) problems.push(`users.${name}: needs a password or at least one key`);
@@ -256,6 +266,8 @@ export function parseConfig(text: string, file: string): Config {
     hostKeyFile: abs(cfg.hostKeyFile),
     dataDir: abs(cfg.dataDir),
     recording: { ...cfg.recording, dir: cfg.recording.dir && abs(cfg.recording.dir) },
+    transfer: { ...cfg.transfer, keep: { ...cfg.transfer.keep, dir: abs(cfg.transfer.keep.dir ?? join(cfg.dataDir, 'transfers', 'kept')) } },
+    transferPolicies: cfg.grants.map((g) => grantTransferPolicy(cfg.transfer, g.transfer)),
     auditFile: cfg.auditFile && abs(cfg.auditFile),
     accounts: Object.fromEntries(
       Object.entries(cfg.accounts).map(([name, a]) => [

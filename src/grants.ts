@@ -5,6 +5,7 @@
 import type { SessionPolicy, TargetGrant } from '../machines/session.types.js';
 import type { Config, GrantConfig, SessionPolicyConfig } from './config.js';
 import { printable } from './text.js';
+import type { TransferPolicy } from './transfers/transfer-policy.js';
 
 export type { SessionPolicy };
 
@@ -14,6 +15,8 @@ export interface Permission extends TargetGrant {
   port: number;
   username: string;
   commands: NonNullable<GrantConfig['commands']>;
+  /** What the grant allows with files (sftp, scp, rsync). */
+  transfer: TransferPolicy;
 }
 
 const DEFAULT_POLICY: SessionPolicy = {
@@ -40,7 +43,7 @@ const matches = (list: string[], name: string) => list.includes('*') || list.inc
 export function permissionsFor(cfg: Config, user: string): Permission[] {
   const globalPolicy = mergePolicy(DEFAULT_POLICY, cfg.session);
   const seen = new Map<string, Permission>();
-  for (const grant of cfg.grants) {
+  for (const [gi, grant] of cfg.grants.entries()) {
     if (!matches(grant.users, user)) continue;
     for (const [assetName, asset] of Object.entries(cfg.assets)) {
       if (!matches(grant.assets, assetName)) continue;
@@ -56,6 +59,7 @@ export function permissionsFor(cfg: Config, user: string): Permission[] {
           username: account.username,
           policy: mergePolicy(globalPolicy, grant.session),
           commands: grant.commands ?? [],
+          transfer: cfg.transferPolicies[gi]!,
         });
       }
     }

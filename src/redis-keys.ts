@@ -58,6 +58,10 @@ export class RedisKeys {
   get commands(): string {
     return `${this.tag}:commands`;
   }
+  /** The fleet's file-transfer log (sftp/scp operations): a bounded stream. */
+  get transfers(): string {
+    return `${this.tag}:transfers`;
+  }
   /** Counters (kills, idle warnings, ...), one hash. */
   get counters(): string {
     return `${this.tag}:counters`;

@@ -20,6 +20,7 @@ import { auditChannel, type SessionAudit } from './audit/session-audit.js';
 import type { AuditSink } from './audit/audit-queues.js';
 import { recordingsDir } from './audit/recording-files.js';
 import { printable } from './text.js';
+import { countTransfer, watchTransfers, type TransferWatch } from './transfers/channel-transfers.js';
 
 /** What the channels need from their session. */
 export interface ChannelsHost {
@@ -43,6 +44,9 @@ export interface AuditContext {
 export class SessionChannels {
   private readonly relays = new Set<ChannelRelay>();
   private readonly audits = new Map<ChannelRelay, SessionAudit>();
+  private readonly transfers = new Map<ChannelRelay, TransferWatch>();
+  /** Uploads, downloads and deletions seen on sftp/scp channels, for the record. */
+  private readonly transferCounts: Pick<SessionRecord, 'uploads' | 'downloads' | 'deletions'> = {};
   /** Recordings of closed channels still being flushed. */
   private readonly closing = new Set<Promise<void>>();
   private readonly entries = new Map<ChannelRelay, ChannelEntry>();
@@ -113,7 +117,23 @@ export class SessionChannels {
         return relay.end(1);
       }
     }
+    if (c.cfg.transfer.audit && !this.watchTransfers(relay, c)) return;
     relay.attach(target);
+  }
+
+  /** sftp/scp/rsync audit and policy (src/transfers); false when the channel was refused. */
+  private watchTransfers(relay: ChannelRelay, c: AuditContext): boolean {
+    const sink = c.sink?.transfer && c.sink;
+    const t = watchTransfers(relay, {
+      session: this.host.sessionId, channel: relay.n, user: c.user, asset: c.permission.asset, account: c.permission.account,
+      policy: c.permission.transfer, keep: { ...c.cfg.transfer.keep, dir: c.cfg.transfer.keep.dir! }, sink: sink ? (e) => sink.transfer!(e) : undefined,
+      count: (rec) => countTransfer(this.transferCounts, rec) && (this.dirty = true), audit: c.audit, log: this.log.child({ channel: relay.n }),
+    });
+    if (t.watch) this.transfers.set(relay, t.watch);
+    if (t.refused === undefined) return true;
+    relay.say(`${t.refused}\n`);
+    relay.end(1);
+    return false;
   }
 
   private recordingFailed(relay: ChannelRelay, why: string): void {
@@ -136,8 +156,9 @@ export class SessionChannels {
   }
 
   /** The record's view of the channels (coarse: written on flush and at the end). */
-  recordFields(): Pick<SessionRecord, 'bytesIn' | 'bytesOut' | 'channelCount' | 'channels' | 'exitStatus' | 'command' | 'lastActivity'> & { kind?: ChannelKind } {
+  recordFields(): Pick<SessionRecord, 'bytesIn' | 'bytesOut' | 'channelCount' | 'channels' | 'exitStatus' | 'command' | 'lastActivity' | 'uploads' | 'downloads' | 'deletions'> & { kind?: ChannelKind } {
     return {
+      ...this.transferCounts,
       kind: this.firstKind,
       command: this.firstCommand,
       exitStatus: this.exitStatus,
@@ -202,6 +223,8 @@ export class SessionChannels {
     },
     onClose: (relay) => {
       this.relays.delete(relay);
+      this.transfers.get(relay)?.close();
+      this.transfers.delete(relay);
       const entry = this.entries.get(relay);
       if (entry) entry.end = Date.now();
       this.entries.delete(relay);

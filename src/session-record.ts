@@ -69,6 +69,10 @@ const storedSchema = z.object({
   command: z.string().optional(),
   bytesIn: num.default(0),
   bytesOut: num.default(0),
+  /** File operations seen on sftp/scp channels (src/transfers). */
+  uploads: num.optional(),
+  downloads: num.optional(),
+  deletions: num.optional(),
   channelCount: num.default(0),
   channels: json(z.array(channelEntrySchema)).default([]),
   /** `failed` once any channel could not be recorded; `recordingError` says why. */

@@ -16,6 +16,9 @@ import type { Logger } from '../logger.js';
 import type { RedisKeys } from '../redis-keys.js';
 import type { Registry } from '../registry.js';
 import { finalizeRecording } from '../recording/finalize.js';
+import { readNewestFirst } from '../redis-stream.js';
+import type { TransferEvent, TransferSink } from '../transfers/transfer-event.js';
+import { storeTransfer } from '../transfers/transfer-log.js';
 
 export interface CommandLogEntry {
   session: string;
@@ -44,7 +47,7 @@ export interface RecordingJob {
   bytes: number;
 }
 
-export interface AuditSink {
+export interface AuditSink extends Partial<TransferSink> {
   command(entry: CommandLogEntry): void;
   recording(job: RecordingJob): void;
 }
@@ -52,9 +55,10 @@ export interface AuditSink {
 const STREAM_MAX = 100_000;
 const RETENTION = { removeOnComplete: true, removeOnFail: { age: 7 * 86_400 } };
 
-export class AuditQueues implements AuditSink {
+export class AuditQueues implements AuditSink, TransferSink {
   private readonly records: Queue;
   private readonly commands: Queue;
+  private readonly transfers: Queue;
   private readonly workers: Worker[] = [];
 
   constructor(
@@ -63,20 +67,27 @@ export class AuditQueues implements AuditSink {
     const opts = { connection: o.connection, prefix: o.keys.bullPrefix };
     this.records = new Queue(`records-${o.instanceId}`, opts);
     this.commands = new Queue('commands', opts);
+    this.transfers = new Queue('transfers', opts);
     const wopts = { connection: o.workerConnection, prefix: o.keys.bullPrefix, concurrency: 4 };
     this.workers.push(new Worker<RecordingJob>(`records-${o.instanceId}`, (job) => this.finishRecording(job.data), wopts));
     this.workers.push(new Worker<CommandLogEntry>('commands', (job) => this.storeCommand(job.data), { ...wopts, concurrency: 1 }));
+    // One at a time: the JSONL file and the stream keep the order the operations completed in.
+    this.workers.push(new Worker<TransferEvent>('transfers', (job) => storeTransfer(o.connection, o.keys, o.dataDir, job.data), { ...wopts, concurrency: 1 }));
     const onError = (err: Error) => o.log.warn({ err: err.message }, 'audit queue error');
-    for (const q of [this.records, this.commands]) q.on('error', onError);
+    for (const q of [this.records, this.commands, this.transfers]) q.on('error', onError);
     for (const w of this.workers) w.on('error', onError);
   }
 
   async ready(): Promise<void> {
-    await Promise.all([this.records.waitUntilReady(), this.commands.waitUntilReady(), ...this.workers.map((w) => w.waitUntilReady())]);
+    await Promise.all([this.records.waitUntilReady(), this.commands.waitUntilReady(), this.transfers.waitUntilReady(), ...this.workers.map((w) => w.waitUntilReady())]);
   }
 
   command(entry: CommandLogEntry): void {
     this.commands.add('command', entry, RETENTION).catch((err: Error) => this.o.log.warn({ err: err.message, session: entry.session }, 'command log entry dropped'));
+  }
+
+  transfer(event: TransferEvent): void {
+    this.transfers.add('transfer', event, RETENTION).catch((err: Error) => this.o.log.warn({ err: err.message, session: event.session }, 'transfer log entry dropped'));
   }
 
   recording(job: RecordingJob): void {
@@ -99,7 +110,7 @@ export class AuditQueues implements AuditSink {
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close().catch(() => {})));
-    await Promise.all([this.records.close().catch(() => {}), this.commands.close().catch(() => {})]);
+    await Promise.all([this.records.close().catch(() => {}), this.commands.close().catch(() => {}), this.transfers.close().catch(() => {})]);
   }
 }
 
@@ -109,29 +120,11 @@ export async function queryCommands(
   keys: RedisKeys,
   f: { session?: string; user?: string; asset?: string; grep?: RegExp; limit: number },
 ): Promise<CommandLogEntry[]> {
-  const out: CommandLogEntry[] = [];
-  let end = '+';
-  while (out.length < f.limit) {
-    const batch = await redis.xrevrange(keys.commands, end, '-', 'COUNT', 1000);
-    if (batch.length === 0) break;
-    for (const [, flat] of batch) {
-      const e: Record<string, string | number> = {};
-      for (let i = 0; i < flat.length; i += 2) e[flat[i]!] = flat[i + 1]!;
-      e.at = Number(e.at);
-      e.offset = Number(e.offset);
-      if (e.channel !== undefined) e.channel = Number(e.channel);
-      const entry = e as unknown as CommandLogEntry;
-      if (f.session && !entry.session.startsWith(f.session.toUpperCase())) continue;
-      if (f.user && entry.user !== f.user) continue;
-      if (f.asset && entry.asset !== f.asset) continue;
-      if (f.grep && !f.grep.test(entry.command)) continue;
-      out.push(entry);
-      if (out.length >= f.limit) break;
-    }
-    const lastId = batch[batch.length - 1]![0];
-    const [ms, seq] = lastId.split('-').map(Number) as [number, number];
-    end = seq > 0 ? `${ms}-${seq - 1}` : `${ms - 1}`;
-    if (batch.length < 1000) break;
-  }
-  return out;
+  return readNewestFirst(redis, keys.commands, f.limit, (fields) => {
+    const e = { ...fields, at: Number(fields.at), offset: Number(fields.offset), ...(fields.channel === undefined ? {} : { channel: Number(fields.channel) }) } as unknown as CommandLogEntry;
+    if (f.session && !e.session.startsWith(f.session.toUpperCase())) return undefined;
+    if (f.user && e.user !== f.user) return undefined;
+    if (f.asset && e.asset !== f.asset) return undefined;
+    return f.grep && !f.grep.test(e.command) ? undefined : e;
+  });
 }

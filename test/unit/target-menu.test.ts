@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { Permission } from '../../src/grants.js';
 import { LineReader, TargetMenu } from '../../src/target-menu.js';
+import { compileTransferPolicy } from '../../src/transfers/transfer-policy.js';
 
 const policy = { idleTimeoutMs: 1, idleWarningMs: 1, idleActivity: 'input' as const, maxDurationWarningMs: 1 };
-const perm = (asset: string, account: string): Permission => ({ asset, account, host: `${asset}.lan`, port: 22, username: account, policy, commands: [] });
+const transfer = compileTransferPolicy({ upload: true, download: true, delete: true, deny: [] });
+const perm = (asset: string, account: string): Permission => ({ asset, account, host: `${asset}.lan`, port: 22, username: account, policy, commands: [], transfer });
 const perms = [perm('db1', 'ops'), perm('web1', 'deploy'), perm('web1', 'ops'), perm('web2', 'deploy')];
 
 describe('target menu', () => {
