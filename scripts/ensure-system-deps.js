@@ -34,6 +34,9 @@ const PROGRAMS = {
   // Runs bash in a pty (optionally echoing late) for the command-log and filter-gate tests
   // (test/helpers/pty-shell.ts), and records the golden terminal transcripts.
   python3: 'python3',
+  // Redis Sentinel failover tests (the Cluster tests use redis-server and redis-cli).
+  'redis-sentinel': 'redis-sentinel',
+  'redis-cli': 'redis-tools',
 };
 
 export const PURPOSES = {

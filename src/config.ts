@@ -69,12 +69,33 @@ const commandRule = z.union([
 
 const nameList = z.array(z.string().min(1)).min(1);
 
+const redisNode = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict();
+const redisTls = z.union([
+  z.boolean(),
+  z.object({ caFile: z.string().optional(), servername: z.string().optional(), rejectUnauthorized: z.boolean().optional() }).strict(),
+]);
+/** A URL, or Sentinel settings, or Cluster nodes (src/redis-connection.ts). */
+const redisSetting = z.union([
+  z.string().url(),
+  z
+    .object({
+      sentinels: z.array(redisNode).min(1),
+      /** The master's name in the sentinels' configuration. */
+      name: z.string().min(1),
+      password: z.string().optional(),
+      sentinelPassword: z.string().optional(),
+      tls: redisTls.optional(),
+    })
+    .strict(),
+  z.object({ cluster: z.array(redisNode).min(1), password: z.string().optional(), tls: redisTls.optional() }).strict(),
+]);
+
 const schema = z
   .object({
     listen: hostPort.default({ host: '127.0.0.1', port: 2222 }),
     hostKeyFile: z.string().default('./data/host_ed25519'),
     dataDir: z.string().default('./data'),
-    redis: z.string().url().optional(),
+    redis: redisSetting.optional(),
     redisPrefix: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('warden'),
     instanceId: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
     auth: z
@@ -102,9 +123,12 @@ const schema = z
         activityFlushInterval: duration.default(5_000),
         /** During a Redis outage, let new users in anyway (their records are written later). */
         allowLoginsWhenUnavailable: z.boolean().default(false),
+        /** Redis must answer a PING within probeTimeout, checked every probeInterval. */
+        probeInterval: duration.default(1_000),
+        probeTimeout: duration.default(1_000),
       })
       .strict()
-      .default({ retention: 30 * 86_400_000, historyMax: 10_000, activityFlushInterval: 5_000, allowLoginsWhenUnavailable: false }),
+      .default({ retention: 30 * 86_400_000, historyMax: 10_000, activityFlushInterval: 5_000, allowLoginsWhenUnavailable: false, probeInterval: 1_000, probeTimeout: 1_000 }),
     instance: z
       .object({
         heartbeatInterval: duration.default(5_000),
@@ -113,6 +137,8 @@ const schema = z
       })
       .strict()
       .default({ heartbeatInterval: 5_000, lease: 15_000, reaperInterval: 2_000 }),
+    /** A stop (Ctrl-C, SIGTERM) ends within this; what Redis did not take goes to the journal. */
+    shutdownTimeout: duration.default(10_000),
     session: sessionPolicy.default({}),
     recording: z
       .object({
@@ -175,6 +201,7 @@ const schema = z
   .strict();
 
 export type RawConfig = z.output<typeof schema>;
+export type RedisSetting = z.output<typeof redisSetting>;
 export type SessionPolicyConfig = z.output<typeof sessionPolicy>;
 export type GrantConfig = RawConfig['grants'][number];
 export interface Config extends RawConfig {
@@ -251,6 +278,9 @@ export function parseConfig(text: string, file: string): Config {
     dataDir: abs(cfg.dataDir),
     recording: { ...cfg.recording, dir: cfg.recording.dir && abs(cfg.recording.dir) },
     auditFile: cfg.auditFile && abs(cfg.auditFile),
+    redis: typeof cfg.redis === 'object' && typeof cfg.redis.tls === 'object' && cfg.redis.tls.caFile
+      ? { ...cfg.redis, tls: { ...cfg.redis.tls, caFile: abs(cfg.redis.tls.caFile) } }
+      : cfg.redis,
     accounts: Object.fromEntries(
       Object.entries(cfg.accounts).map(([name, a]) => [
         name,

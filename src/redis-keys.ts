@@ -62,9 +62,10 @@ export class RedisKeys {
   get counters(): string {
     return `${this.tag}:counters`;
   }
-  /** BullMQ prefix: queues live under the same tag family but their own slot per queue. */
+  /** BullMQ prefix: BullMQ builds its keys from it, so the hash tag must be inside it or its
+   *  multi-key scripts fail with CROSSSLOT on Redis Cluster. */
   get bullPrefix(): string {
-    return `${this.prefix}:bull`;
+    return `${this.tag}:bull`;
   }
   controlQueue(instanceId: string): string {
     return `ctl-${instanceId}`;

@@ -6,13 +6,16 @@
  * - `commands`: each logged command goes to a bounded Redis stream (queried by
  *   `warden commands`, fleet-wide) and to a JSONL file under dataDir.
  *
- * Producers never block a session: a failed enqueue is logged and dropped.
+ * Producers never block a session. While Redis is unavailable, or when an enqueue fails, the
+ * entry waits in the journal (bounded) and is enqueued when Redis is back.
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
+import type { Journal, JournalSink } from '../journal.js';
 import type { Logger } from '../logger.js';
+import { PRIVATE_DIR, PRIVATE_FILE } from '../private-files.js';
 import type { RedisKeys } from '../redis-keys.js';
 import type { Registry } from '../registry.js';
 import { finalizeRecording } from '../recording/finalize.js';
@@ -58,7 +61,12 @@ export class AuditQueues implements AuditSink {
   private readonly workers: Worker[] = [];
 
   constructor(
-    private readonly o: { instanceId: string; keys: RedisKeys; connection: Redis; workerConnection: Redis; registry: Registry; dataDir: string; log: Logger },
+    private readonly o: {
+      instanceId: string; keys: RedisKeys; connection: RedisClient; workerConnection: RedisClient; registry: Registry; dataDir: string; log: Logger;
+      journal: Journal;
+      /** False while Redis does not answer: entries go to the journal without trying. */
+      available(): boolean;
+    },
   ) {
     const opts = { connection: o.connection, prefix: o.keys.bullPrefix };
     this.records = new Queue(`records-${o.instanceId}`, opts);
@@ -76,11 +84,30 @@ export class AuditQueues implements AuditSink {
   }
 
   command(entry: CommandLogEntry): void {
-    this.commands.add('command', entry, RETENTION).catch((err: Error) => this.o.log.warn({ err: err.message, session: entry.session }, 'command log entry dropped'));
+    const held = { kind: 'command', entry } as const;
+    // Behind entries already held, so the log keeps its order.
+    if (!this.o.available() || this.o.journal.holding('command')) return this.o.journal.hold(held);
+    this.o.journal.track(held, this.addCommand(entry));
   }
 
   recording(job: RecordingJob): void {
-    this.records.add('record', job, { ...RETENTION, attempts: 5, backoff: { type: 'exponential', delay: 1000 } }).catch((err: Error) => this.o.log.warn({ err: err.message, session: job.session }, 'recording finalisation not queued'));
+    const held = { kind: 'recording', job } as const;
+    if (!this.o.available()) return this.o.journal.hold(held);
+    this.o.journal.track(held, this.addRecording(job));
+  }
+
+  /** How the journal writes held entries when Redis is back. */
+  readonly sink: JournalSink = {
+    command: (e) => this.addCommand(e.entry),
+    recording: (e) => this.addRecording(e.job),
+  };
+
+  private addCommand(entry: CommandLogEntry): Promise<unknown> {
+    return this.commands.add('command', entry, RETENTION);
+  }
+
+  private addRecording(job: RecordingJob): Promise<unknown> {
+    return this.records.add('record', job, { ...RETENTION, attempts: 5, backoff: { type: 'exponential', delay: 1000 } });
   }
 
   private async finishRecording(job: RecordingJob): Promise<{ gzFile: string; sha256: string }> {
@@ -93,8 +120,8 @@ export class AuditQueues implements AuditSink {
     const fields = Object.entries(e).flatMap(([k, v]) => (v === undefined ? [] : [k, String(v)]));
     await this.o.connection.xadd(this.o.keys.commands, 'MAXLEN', '~', String(STREAM_MAX), '*', ...fields);
     const dir = join(this.o.dataDir, 'commands');
-    await mkdir(dir, { recursive: true });
-    await appendFile(join(dir, `${new Date(e.at).toISOString().slice(0, 10)}.jsonl`), `${JSON.stringify(e)}\n`);
+    await mkdir(dir, { recursive: true, mode: PRIVATE_DIR });
+    await appendFile(join(dir, `${new Date(e.at).toISOString().slice(0, 10)}.jsonl`), `${JSON.stringify(e)}\n`, { mode: PRIVATE_FILE });
   }
 
   async close(): Promise<void> {
@@ -105,7 +132,7 @@ export class AuditQueues implements AuditSink {
 
 /** Read the command stream newest first, filtered (for `warden commands`). */
 export async function queryCommands(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   f: { session?: string; user?: string; asset?: string; grep?: RegExp; limit: number },
 ): Promise<CommandLogEntry[]> {

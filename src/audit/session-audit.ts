@@ -6,7 +6,6 @@
  * The relay calls output()/input() for every chunk: both only queue (recorder) or feed the
  * emulator; the filter costs something only when Enter is pressed on a grant with rules.
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../logger.js';
 import { AsciicastRecorder } from '../recording/asciicast-recorder.js';
@@ -18,7 +17,7 @@ import { describeFsError, printable } from '../text.js';
 import type { AuditSink, CommandLogEntry } from './audit-queues.js';
 import type { ChannelRelay } from '../channel-relay.js';
 import { recordingPath } from './recording-files.js';
-
+import { makePrivateDir } from '../private-files.js';
 
 export interface SessionAuditOptions {
   sessionId: string;
@@ -82,7 +81,7 @@ export class SessionAudit {
       o.onRecordingFailed(describeFsError(err));
     };
     try {
-      mkdirSync(dirname(file), { recursive: true });
+      makePrivateDir(dirname(file));
     } catch (err) {
       failed(err as Error);
       return undefined;
