@@ -88,8 +88,11 @@ const supervisorLogic = fromCallback<SupervisorEvent, SupervisorInput>(({ input,
     },
     REASSERT: ({ reply }) => reply(reassert()),
     SHUTDOWN: ({ end, waitMs, reply }) => {
+      // Sessions report ENDED as a message to this actor, i.e. after this handler: wait for
+      // each one's record (as KILL does), or Redis is closed before they are written.
+      const ended = [...sessions.keys()].map((id) => new Promise<void>((resolve) => waiters.set(id, [...(waiters.get(id) ?? []), resolve])));
       for (const s of [...sessions.values()]) s.send({ type: 'END', ...end });
-      reply(shutdown(waitMs));
+      reply(withTimeout(Promise.all(ended), waitMs).then(() => shutdown(waitMs)));
     },
     COUNT: ({ reply }) => reply(sessions.size),
   };
