@@ -12,6 +12,7 @@ import { parseDuration } from './duration.js';
 import { parseByteSize } from './byte-size.js';
 import { WardenError } from './errors.js';
 import { compileRules } from './commands/command-filter.js';
+import { redisSetting } from './config-redis.js';
 
 const duration = z
   .union([z.string(), z.number()])
@@ -69,26 +70,6 @@ const commandRule = z.union([
 
 const nameList = z.array(z.string().min(1)).min(1);
 
-const redisNode = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict();
-const redisTls = z.union([
-  z.boolean(),
-  z.object({ caFile: z.string().optional(), servername: z.string().optional(), rejectUnauthorized: z.boolean().optional() }).strict(),
-]);
-/** A URL, or Sentinel settings, or Cluster nodes (src/redis-connection.ts). */
-const redisSetting = z.union([
-  z.string().url(),
-  z
-    .object({
-      sentinels: z.array(redisNode).min(1),
-      /** The master's name in the sentinels' configuration. */
-      name: z.string().min(1),
-      password: z.string().optional(),
-      sentinelPassword: z.string().optional(),
-      tls: redisTls.optional(),
-    })
-    .strict(),
-  z.object({ cluster: z.array(redisNode).min(1), password: z.string().optional(), tls: redisTls.optional() }).strict(),
-]);
 
 const schema = z
   .object({
@@ -201,7 +182,7 @@ const schema = z
   .strict();
 
 export type RawConfig = z.output<typeof schema>;
-export type RedisSetting = z.output<typeof redisSetting>;
+export type { RedisSetting } from './config-redis.js';
 export type SessionPolicyConfig = z.output<typeof sessionPolicy>;
 export type GrantConfig = RawConfig['grants'][number];
 export interface Config extends RawConfig {

@@ -11,7 +11,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EndReason } from '../machines/session.types.js';
-import type { CommandLogEntry, RecordingJob } from './audit/audit-queues.js';
+import type { CommandLogEntry, RecordingJob } from './audit/audit-entries.js';
 import type { Logger } from './logger.js';
 import { PRIVATE_FILE } from './private-files.js';
 import type { SessionRecord } from './session-record.js';

@@ -19,33 +19,9 @@ import { PRIVATE_DIR, PRIVATE_FILE } from '../private-files.js';
 import type { RedisKeys } from '../redis-keys.js';
 import type { Registry } from '../registry.js';
 import { finalizeRecording } from '../recording/finalize.js';
+import type { CommandLogEntry, RecordingJob } from './audit-entries.js';
 
-export interface CommandLogEntry {
-  session: string;
-  user: string;
-  asset: string;
-  account: string;
-  command: string;
-  /** ms since epoch. */
-  at: number;
-  /** The channel it was typed on (its recording is `<session>.<channel>.cast`). */
-  channel?: number;
-  /** Seconds into that channel's recording. */
-  offset: number;
-  /** fullscreen: a full-screen program was launched (its keys are not parsed); exec: the
-   *  command of an exec channel; no_pty: a shell without a terminal (input not parsed);
-   *  denied: refused by a command rule. */
-  tag?: 'fullscreen' | 'exec' | 'no_pty' | 'denied' | 'unverified';
-}
-
-export interface RecordingJob {
-  session: string;
-  /** The channel within the session's connection (1, 2, ...). */
-  channel: number;
-  file: string;
-  chainHead: string;
-  bytes: number;
-}
+export type { CommandLogEntry, RecordingJob } from './audit-entries.js';
 
 export interface AuditSink {
   command(entry: CommandLogEntry): void;
