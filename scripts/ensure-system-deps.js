@@ -42,6 +42,9 @@ const PROGRAMS = {
   // python3, not whatever python3 is first on PATH).
   rsync: 'rsync',
   '/usr/lib/python3/dist-packages/paramiko/__init__.py': 'python3-paramiko',
+  // Redis Sentinel failover tests (the Cluster tests use redis-server and redis-cli).
+  'redis-sentinel': 'redis-sentinel',
+  'redis-cli': 'redis-tools',
 };
 
 export const PURPOSES = {

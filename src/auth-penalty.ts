@@ -4,7 +4,7 @@
  * address until the window passes. Checked once per connection, before its first attempt,
  * never on the data path.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import type { RedisKeys } from './redis-keys.js';
 import { withTimeout } from './timeout.js';
 
@@ -17,7 +17,7 @@ export interface PenaltyRules {
 
 export class AuthPenalty {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly rules: PenaltyRules,
   ) {}

@@ -7,7 +7,7 @@
  * are dropped with their queue.
  */
 import { Queue, type JobType } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import type { Logger } from './logger.js';
 import type { RedisKeys } from './redis-keys.js';
 
@@ -15,7 +15,7 @@ const STATES: JobType[] = ['waiting', 'delayed', 'prioritized', 'failed'];
 const PAGE = 500;
 
 /** Move the legacy queue's jobs (bounded per call) to the same queue under the new prefix. */
-async function moveJobs(name: string, redis: Redis, keys: RedisKeys): Promise<number> {
+async function moveJobs(name: string, redis: RedisClient, keys: RedisKeys): Promise<number> {
   const from = new Queue(name, { connection: redis, prefix: keys.legacyBullPrefix });
   const to = new Queue(name, { connection: redis, prefix: keys.bullPrefix });
   let moved = 0;
@@ -38,7 +38,7 @@ async function moveJobs(name: string, redis: Redis, keys: RedisKeys): Promise<nu
   return moved;
 }
 
-export async function migrateLegacyQueues(redis: Redis, keys: RedisKeys, instanceId: string, log: Logger): Promise<void> {
+export async function migrateLegacyQueues(redis: RedisClient, keys: RedisKeys, instanceId: string, log: Logger): Promise<void> {
   if (keys.legacyBullPrefix === keys.bullPrefix) return;
   // Cheap check first: no legacy key for these queues, nothing to do (the usual case).
   const names = [`records-${instanceId}`, 'commands'];

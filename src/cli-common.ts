@@ -20,7 +20,7 @@ export async function config(flags: Flags): Promise<Config> {
 
 export async function withRegistry<T>(flags: Flags, fn: (registry: Registry, cfg: Config) => Promise<T>): Promise<T> {
   const cfg = await config(flags);
-  const [{ connectRedisForCli }, { RedisKeys }, { Registry }] = await Promise.all([import('./redis.js'), import('./redis-keys.js'), import('./registry.js')]);
+  const [{ connectRedisForCli }, { RedisKeys }, { Registry }] = await Promise.all([import('./redis-connection.js'), import('./redis-keys.js'), import('./registry.js')]);
   const redis = await connectRedisForCli(cfg);
   try {
     return await fn(new Registry(redis, new RedisKeys(cfg.redisPrefix), { retentionMs: cfg.registry.retention, historyMax: cfg.registry.historyMax }), cfg);

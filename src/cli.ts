@@ -51,8 +51,9 @@ const COMMANDS: Record<string, Command> = {
         process.once('SIGTERM', () => stop('SIGTERM'));
       });
       log.flush?.();
-      // Clients that ignore the disconnect must not keep a stopped Warden alive.
-      setTimeout(() => process.exit(0), 1_000).unref();
+      // The stop is bounded (shutdownTimeout) and everything is written or journalled by now:
+      // clients that ignore the disconnect, or a hung Redis socket, must not keep Warden alive.
+      setTimeout(() => process.exit(0), 200).unref();
       return 0;
     },
   },
@@ -170,7 +171,7 @@ const COMMANDS: Record<string, Command> = {
     options: { ...CONFIG, forget: { type: 'string' }, json: { type: 'boolean' } },
     async run(flags) {
       const cfg = await config(flags);
-      const [{ connectRedisForCli }, { RedisKeys }, { HostKeyStore, fingerprint, parseHostKeyLine }] = await Promise.all([import('./redis.js'), import('./redis-keys.js'), import('./hostkeys.js')]);
+      const [{ connectRedisForCli }, { RedisKeys }, { HostKeyStore, fingerprint, parseHostKeyLine }] = await Promise.all([import('./redis-connection.js'), import('./redis-keys.js'), import('./hostkeys.js')]);
       const fingerprintOf = (line: string) => fingerprint(parseHostKeyLine(line).blob);
       const redis = await connectRedisForCli(cfg);
       try {

@@ -11,75 +11,25 @@ import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { parseByteSize } from './byte-size.js';
 import { WardenError } from './errors.js';
-import { compileRules } from './commands/command-filter.js';
+import { filterFor } from './commands/command-filter.js';
 import { admissionFields, envSchema, limitsSchema } from './config-bounds.js';
 import { grantTransferPolicy, transferSchemas } from './transfers/transfer-config.js';
 import type { TransferPolicy } from './transfers/transfer-policy.js';
-
-const duration = z
-  .union([z.string(), z.number()])
-  .transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use e.g. 4s, 90s, 30m, 8h)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
-const byteSize = z
-  .union([z.string(), z.number()])
-  .transform((value, ctx) => {
-    const bytes = parseByteSize(value);
-    if (bytes === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a size (use e.g. 512KiB, 50MiB, 1GiB)` });
-      return z.NEVER;
-    }
-    return bytes;
-  });
-
-const publicKeyLine = z.string().superRefine((line, ctx) => {
-  const parsed = sshUtils.parseKey(line);
-  if (parsed instanceof Error || Array.isArray(parsed)) {
-    ctx.addIssue({ code: 'custom', message: `not an OpenSSH public key line (${parsed instanceof Error ? parsed.message : 'several keys'})` });
-  }
-});
-
-const hostPort = z.string().transform((value, ctx) => {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not HOST:PORT (e.g. 127.0.0.1:2222)` });
-    return z.NEVER;
-  }
-  return { host: (m[1] ?? m[2])!, port };
-});
-
-const sessionPolicy = z
-  .object({
-    idleTimeout: duration.optional(),
-    idleWarning: duration.optional(),
-    idleActivity: z.enum(['input', 'input+output']).optional(),
-    maxDuration: duration.optional(),
-    maxDurationWarning: duration.optional(),
-  })
-  .strict();
-
-const commandRule = z.union([
-  z.object({ deny: z.string(), message: z.string().optional() }).strict(),
-  z.object({ warn: z.string(), message: z.string().optional() }).strict(),
-]);
+import { redisSetting } from './config-redis.js';
+import { byteSize, commandRule, duration, hostPort, publicKeyLine, sessionPolicy } from './config-fields.js';
+import { instanceSection, recordingSection, registrySection, targetSection } from './config-sections.js';
 
 const transfer = transferSchemas(byteSize);
 
 const nameList = z.array(z.string().min(1)).min(1);
+
 
 const schema = z
   .object({
     listen: hostPort.default({ host: '127.0.0.1', port: 2222 }),
     hostKeyFile: z.string().default('./data/host_ed25519'),
     dataDir: z.string().default('./data'),
-    redis: z.string().url().optional(),
+    redis: redisSetting.optional(),
     redisPrefix: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('warden'),
     instanceId: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
     auth: z
@@ -93,51 +43,16 @@ const schema = z
       })
       .strict()
       .prefault({}),
-    target: z
-      .object({
-        connectTimeout: duration.default(10_000),
-        keepaliveInterval: duration.default(15_000),
-      })
-      .strict()
-      .default({ connectTimeout: 10_000, keepaliveInterval: 15_000 }),
+    target: targetSection,
     clientKeepaliveInterval: duration.default(15_000),
     limits: limitsSchema,
     env: envSchema,
-    registry: z
-      .object({
-        retention: duration.default(30 * 86_400_000),
-        historyMax: z.number().int().min(1).default(10_000),
-        activityFlushInterval: duration.default(5_000),
-        /** During a Redis outage, let new users in anyway (their records are written later). */
-        allowLoginsWhenUnavailable: z.boolean().default(false),
-      })
-      .strict()
-      .default({ retention: 30 * 86_400_000, historyMax: 10_000, activityFlushInterval: 5_000, allowLoginsWhenUnavailable: false }),
-    instance: z
-      .object({
-        // A lost instance's sessions are final within lease + reaperInterval (+ one pass):
-        // 12 s + 1 s, inside the 15 s promised; four heartbeats may be missed before that.
-        heartbeatInterval: duration.default(3_000),
-        lease: duration.default(12_000),
-        reaperInterval: duration.default(1_000),
-      })
-      .strict()
-      .default({ heartbeatInterval: 3_000, lease: 12_000, reaperInterval: 1_000 }),
+    registry: registrySection,
+    instance: instanceSection,
+    /** A stop (Ctrl-C, SIGTERM) ends within this; what Redis did not take goes to the journal. */
+    shutdownTimeout: duration.default(10_000),
     session: sessionPolicy.default({}),
-    recording: z
-      .object({
-        enabled: z.boolean().default(true),
-        /** Keystrokes too ("i" events). Off: input contains secrets typed at prompts. */
-        input: z.boolean().default(false),
-        /** Default dataDir/recordings. */
-        dir: z.string().optional(),
-        /** A channel that cannot be recorded: end the session (terminate) or tell and go on. */
-        onFailure: z.enum(['terminate', 'continue']).default('terminate'),
-        /** Warn (log and audit log) when the recordings' file system has less free space. */
-        minFreeSpace: byteSize.default(1024 ** 3),
-      })
-      .strict()
-      .prefault({}),
+    recording: recordingSection,
     /** File transfers (sftp, scp, rsync): defaults for every grant; see src/transfers. */
     transfer: transfer.defaults,
     /** Audit events (JSON lines) go here, apart from the debug log. Default dataDir/audit.jsonl. */
@@ -188,6 +103,7 @@ const schema = z
   .strict();
 
 export type RawConfig = z.output<typeof schema>;
+export type { RedisSetting } from './config-redis.js';
 export type SessionPolicyConfig = z.output<typeof sessionPolicy>;
 export type GrantConfig = RawConfig['grants'][number];
 export interface Config extends RawConfig {
@@ -215,7 +131,7 @@ function checkReferences(cfg: RawConfig): string[] {
       });
     }
     try {
-      compileRules(grant.commands ?? []);
+      if (grant.commands) filterFor(grant.commands);
     } catch (err) {
       problems.push(`grants[${gi}].commands: ${(err as Error).message}`);
     }
@@ -269,6 +185,9 @@ export function parseConfig(text: string, file: string): Config {
     transfer: { ...cfg.transfer, keep: { ...cfg.transfer.keep, dir: abs(cfg.transfer.keep.dir ?? join(cfg.dataDir, 'transfers', 'kept')) } },
     transferPolicies: cfg.grants.map((g) => grantTransferPolicy(cfg.transfer, g.transfer)),
     auditFile: cfg.auditFile && abs(cfg.auditFile),
+    redis: typeof cfg.redis === 'object' && typeof cfg.redis.tls === 'object' && cfg.redis.tls.caFile
+      ? { ...cfg.redis, tls: { ...cfg.redis.tls, caFile: abs(cfg.redis.tls.caFile) } }
+      : cfg.redis,
     accounts: Object.fromEntries(
       Object.entries(cfg.accounts).map(([name, a]) => [
         name,

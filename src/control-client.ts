@@ -5,7 +5,7 @@
  * sessions as `instance_lost` instead of waiting for a worker that will never come.
  */
 import { Queue, QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { duplicateBlocking, type RedisClient } from './redis-connection.js';
 import { killJobId, type ControlJob, type KillResult } from './control.js';
 import { InstanceRegistry } from './instances.js';
 import type { RedisKeys } from './redis-keys.js';
@@ -23,25 +23,25 @@ export interface KillRequest {
 }
 
 export class ControlClient {
-  private readonly queues = new Map<string, { queue: Queue; events: QueueEvents; blocking: Redis }>();
+  private readonly queues = new Map<string, { queue: Queue; events: QueueEvents; blocking: RedisClient }>();
   private readonly instances: InstanceRegistry;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly registry: Registry,
     private readonly keys: RedisKeys,
   ) {
     this.instances = new InstanceRegistry(redis, keys);
   }
 
-  private async channel(instance: string): Promise<{ queue: Queue; events: QueueEvents; blocking: Redis }> {
+  private async channel(instance: string): Promise<{ queue: Queue; events: QueueEvents; blocking: RedisClient }> {
     let ch = this.queues.get(instance);
     if (!ch) {
       const name = this.keys.controlQueue(instance);
       const opts = { connection: this.redis, prefix: this.keys.bullPrefix };
       // QueueEvents blocks on XREAD, so it needs its own connection (which BullMQ does not
       // close when it is handed in: close() does).
-      const blocking = this.redis.duplicate({ maxRetriesPerRequest: null });
+      const blocking = duplicateBlocking(this.redis);
       blocking.on('error', () => {});
       ch = { queue: new Queue(name, opts), events: new QueueEvents(name, { ...opts, connection: blocking }), blocking };
       this.queues.set(instance, ch);

@@ -7,7 +7,7 @@
  * is already gone reports so instead of failing.
  */
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import type { Counters } from './counters.js';
 import type { Logger } from './logger.js';
 import type { RedisKeys } from './redis-keys.js';
@@ -47,8 +47,8 @@ export class ControlPlane {
     private readonly opts: {
       instanceId: string;
       keys: RedisKeys;
-      connection: Redis;
-      workerConnection: Redis;
+      connection: RedisClient;
+      workerConnection: RedisClient;
       supervisor: SupervisorHandle;
       registry: Registry;
       counters: Counters;

@@ -3,7 +3,7 @@
  * hash. They count rare control events, never data, so a HINCRBY each is cheap; failures are
  * ignored rather than allowed to disturb a session.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import type { RedisKeys } from './redis-keys.js';
 
 export const COUNTERS = ['kills', 'idle_warnings', 'idle_timeouts', 'max_duration', 'reaped'] as const;
@@ -11,7 +11,7 @@ export type CounterName = (typeof COUNTERS)[number];
 
 export class Counters {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -3,22 +3,24 @@
  * of connections that have not authenticated yet (ssh2 has none; see admission.ts), TCP
  * no-delay, and one Session per connection handed to `onConnection` (the supervisor).
  */
-import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Connection } from 'ssh2';
 import { DISCONNECT, rawServer, Server, socketOf, utils as sshUtils } from './ssh2.js';
 import type { Logger } from './logger.js';
+import { makePrivateDir, PRIVATE_FILE } from './private-files.js';
 import { serverAlgorithms } from './ssh-algorithms.js';
 import { Admission, sourceOf, type MaxStartups } from './admission.js';
 
 /** Load the bastion's host key, creating an ed25519 key (0600) on first start. */
 export function loadOrCreateHostKey(file: string, log: Logger): Buffer {
   if (!existsSync(file)) {
-    mkdirSync(dirname(file), { recursive: true });
+    makePrivateDir(dirname(file));
     const pair = sshUtils.generateKeyPairSync('ed25519', { comment: 'warden host key' });
-    writeFileSync(file, pair.private, { mode: 0o600 });
-    writeFileSync(`${file}.pub`, `${pair.public}\n`, { mode: 0o644 });
+    writeFileSync(file, pair.private, { mode: PRIVATE_FILE });
+    // Public, but it usually sits in dataDir, where everything is private.
+    writeFileSync(`${file}.pub`, `${pair.public}\n`, { mode: PRIVATE_FILE });
     log.info({ file }, 'created host key');
   }
   return readFileSync(file);

@@ -4,6 +4,7 @@
  */
 import type { SessionPolicy, TargetGrant } from '../machines/session.types.js';
 import type { Config, GrantConfig, SessionPolicyConfig } from './config.js';
+import type { CommandRule } from './config-fields.js';
 import { printable } from './text.js';
 import type { TransferPolicy } from './transfers/transfer-policy.js';
 
@@ -14,7 +15,7 @@ export interface Permission extends TargetGrant {
   host: string;
   port: number;
   username: string;
-  commands: NonNullable<GrantConfig['commands']>;
+  commands: readonly CommandRule[];
   /** What the grant allows with files (sftp, scp, rsync). */
   transfer: TransferPolicy;
 }

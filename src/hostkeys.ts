@@ -3,7 +3,7 @@
  * Redis. The verdict is reached during key exchange, before any credential is sent.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import { utils as sshUtils } from './ssh2.js';
 import type { RedisKeys } from './redis-keys.js';
 
@@ -43,7 +43,7 @@ export function hostKeyAlgorithms(type: string): string[] {
 
 export class HostKeyStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -5,7 +5,6 @@
  */
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { FrontDoor, loadOrCreateHostKey } from './front-door.js';
 import { HostKeyStore } from './hostkeys.js';
@@ -13,8 +12,13 @@ import { newSessionId } from './ids.js';
 import { createAuditLogger, type Logger } from './logger.js';
 import { join } from 'node:path';
 import { AuditQueues } from './audit/audit-queues.js';
-import { connectRedis, startEmbeddedRedis, type EmbeddedRedis } from './redis.js';
+import { startEmbeddedRedis, type EmbeddedRedis } from './redis.js';
+import { connectRedis, describeRedis, type RedisClient } from './redis-connection.js';
 import { RedisKeys } from './redis-keys.js';
+import { RedisHealth } from './redis-health.js';
+import { Journal, journalFile, type JournalSink } from './journal.js';
+import { makePrivateDir, widerThanPrivate } from './private-files.js';
+import { withTimeout } from './timeout.js';
 import { Registry } from './registry.js';
 import { checkNativeCrypto } from './native-check.js';
 import { SupervisorHandle } from './supervisor.js';
@@ -35,7 +39,7 @@ export interface Instance {
   address: AddressInfo;
   supervisor: SupervisorHandle;
   registry: Registry;
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   instances: InstanceRegistry;
   counters: Counters;
@@ -46,6 +50,8 @@ interface Stage {
   name: string;
   start(): Promise<void> | void;
   stop?(): Promise<void> | void;
+  /** ms kept for this stage at the end of a bounded stop, however long the others took. */
+  reserve?: number;
 }
 
 export async function startInstance(cfg: Config, log: Logger, audit: Logger = createAuditLogger(cfg.auditFile ?? join(cfg.dataDir, 'audit.jsonl'))): Promise<Instance> {
@@ -53,13 +59,15 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   const ilog = log.child({ instance: id });
   const keys = new RedisKeys(cfg.redisPrefix);
   let embedded: EmbeddedRedis | undefined;
-  let redis!: Redis;
+  let redis!: RedisClient;
   let registry!: Registry;
   let supervisor!: SupervisorHandle;
   let frontDoor!: FrontDoor;
   let address!: AddressInfo;
 
-  let workerRedis!: Redis;
+  let workerRedis!: RedisClient;
+  let probeRedis!: RedisClient;
+  let health!: RedisHealth;
   let control!: ControlPlane;
   let instances!: InstanceRegistry;
   let counters!: Counters;
@@ -67,6 +75,9 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   let auditQueues!: AuditQueues;
   let heartbeatTimer: NodeJS.Timeout | undefined;
   let stopRecordingHealth = () => {};
+  const journal = new Journal(journalFile(cfg.dataDir), ilog);
+  const journalSink = (): JournalSink => ({ final: (e) => registry.finish(e.record), ...auditQueues?.sink });
+  const flushJournal = () => void journal.flush(journalSink()).catch((err: Error) => ilog.warn({ err: err.message }, 'journal write failed'));
   const startedAt = Date.now();
   const beat = async () => {
     const sessions = await supervisor.count();
@@ -79,24 +90,49 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   const stages: Stage[] = [
     { name: 'native-crypto', start: () => (checkNativeCrypto(ilog), checkSsh2Patch(ilog)) },
     {
+      name: 'data-dir',
+      start: () => {
+        makePrivateDir(cfg.dataDir);
+        const wide = widerThanPrivate(cfg.dataDir);
+        if (wide.paths.length) {
+          ilog.warn({ count: wide.paths.length, scanned: wide.scanned, paths: wide.paths.slice(0, 10) }, 'files under dataDir are readable by group or others: chmod -R go= the data dir');
+        }
+      },
+    },
+    {
       name: 'embedded-redis',
       start: async () => {
         if (!cfg.redis) embedded = await startEmbeddedRedis(cfg, ilog);
       },
-      stop: () => embedded?.stop(),
+      // Stopped last, after the final records are in it.
+      stop: () => embedded?.stop(1_500),
+      reserve: 2_000,
+    },
+    {
+      name: 'journal',
+      start: () => void journal.load(),
+      // After the Redis connections are closed, so nothing in flight can still land.
+      stop: () => void journal.save(),
+      reserve: 500,
     },
     {
       name: 'redis',
       start: async () => {
         redis = connectRedis(cfg);
         workerRedis = connectRedis(cfg, { blocking: true });
-        for (const r of [redis, workerRedis]) r.on('error', (err: Error) => ilog.debug({ err: err.message }, 'redis error'));
+        probeRedis = connectRedis(cfg, { probe: true });
+        for (const r of [redis, workerRedis, probeRedis]) r.on('error', (err: Error) => ilog.debug({ err: err.message }, 'redis error'));
+        health = new RedisHealth(probeRedis, [redis], { intervalMs: cfg.registry.probeInterval, deadlineMs: cfg.registry.probeTimeout }, ilog);
+        health.start();
         await redis.ping().catch((err: Error) => {
-          throw new WardenError('REDIS_UNAVAILABLE', `${cfg.redis ?? 'embedded redis'}: ${err.message}`);
+          throw new WardenError('REDIS_UNAVAILABLE', `${describeRedis(cfg)}: ${err.message}`);
         });
         registry = new Registry(redis, keys, { retentionMs: cfg.registry.retention, historyMax: cfg.registry.historyMax });
         instances = new InstanceRegistry(redis, keys);
         counters = new Counters(redis, keys);
+        // Final records of the previous run first: the reap below must not finalise them again
+        // with the wrong reason and time.
+        await journal.flush(journalSink());
         // A restarted instance with a configured id owns nothing from its previous process.
         if (cfg.instanceId) {
           const stale = await registry.reapInstance(id, { force: true });
@@ -105,19 +141,29 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
       },
       stop: async () => {
         // Last: every session of ours is final by now, so nobody reaps them as lost.
-        await instances.forget(id).catch(() => {});
-        await Promise.all([redis.quit().catch(() => redis.disconnect()), workerRedis.quit().catch(() => workerRedis.disconnect())]);
+        health.stop();
+        probeRedis.disconnect();
+        // Bounded: a frozen or unreachable Redis answers neither; disconnect fails what waits.
+        await withTimeout(instances.forget(id).catch(() => {}), 1_000);
+        await withTimeout(Promise.all([redis.quit(), workerRedis.quit()]).catch(() => {}), 1_000);
+        redis.disconnect();
+        workerRedis.disconnect();
+        await new Promise((resolve) => setImmediate(resolve)); // let the failed writes reach the journal
       },
     },
     {
       name: 'audit-queues',
       start: async () => {
         await migrateLegacyQueues(redis, keys, id, ilog).catch((err: Error) => ilog.warn({ err: err.message }, 'could not move jobs from the legacy BullMQ prefix'));
-        auditQueues = new AuditQueues({ instanceId: id, keys, connection: redis, workerConnection: workerRedis, registry, dataDir: cfg.dataDir, log: ilog });
+        auditQueues = new AuditQueues({
+          instanceId: id, keys, connection: redis, workerConnection: workerRedis, registry, dataDir: cfg.dataDir, log: ilog,
+          journal, available: () => health.available,
+        });
         await auditQueues.ready();
+        await journal.flush(journalSink());
       },
       // Sessions close their recordings on the way out; give the queue a moment to take them.
-      stop: () => auditQueues.close(),
+      stop: () => withTimeout(auditQueues.close(), 1_000).then(() => {}),
     },
     {
       name: 'supervisor',
@@ -132,8 +178,9 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
             cfg, registry, hostKeys: new HostKeyStore(redis, keys), instanceId: id, log: ilog, audit, counters, auditSink: auditQueues, recordingHealth,
             penalty: new AuthPenalty(redis, keys, { threshold: cfg.auth.penaltyThreshold, windowMs: cfg.auth.penaltyWindow }),
             scheduler: { schedule: (kind, sessionId, at) => control.schedule(kind, sessionId, at), cancel: (sessionId) => control.cancel(sessionId) },
-            registryAvailable: () => redis.status === 'ready',
+            registryAvailable: () => health.available,
           },
+          journal,
         });
         supervisor.startActivityFlush(cfg.registry.activityFlushInterval);
         recordingHealth?.startWatching(30_000);
@@ -150,7 +197,8 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
         control = new ControlPlane({ instanceId: id, keys, connection: redis, workerConnection: workerRedis, supervisor, registry, counters, log: ilog });
         await control.ready();
       },
-      stop: () => control.close(),
+      // Bounded: the sessions (next) must be told and finalised even if Redis hangs here.
+      stop: () => withTimeout(control.close(), 1_000).then(() => {}),
     },
     {
       name: 'front-door',
@@ -173,8 +221,10 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
         reaper = new Reaper(id, registry, instances, counters, ilog);
         reaper.start(cfg.instance.reaperInterval);
         // After a Redis restart or failover: write what waited, re-assert what is live.
+        health.onChange((up) => up && flushJournal());
         redis.on('ready', () => {
           void beat();
+          flushJournal();
           supervisor.reassert().then(
             (r) => ilog.info(r, 'redis reconnected: registry re-asserted'),
             (err: Error) => ilog.warn({ err: err.message }, 're-assert failed'),
@@ -189,13 +239,22 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   ];
 
   const started: Stage[] = [];
-  const stopAll = async () => {
+  /**
+   * Stop in reverse order within `budgetMs`: a stage that overruns is left behind (logged)
+   * so the next can run; stages with a `reserve` (journal, embedded Redis) get their time
+   * even when the ones before used everything.
+   */
+  const stopAll = async (budgetMs: number) => {
+    const end = Date.now() + budgetMs;
+    let reserved = started.reduce((sum, st) => sum + (st.reserve ?? 0), 0);
     for (const stage of started.reverse()) {
-      try {
-        await stage.stop?.();
-      } catch (err) {
-        ilog.warn({ stage: stage.name, err: (err as Error).message }, 'stop failed');
-      }
+      reserved -= stage.reserve ?? 0;
+      const left = Math.max(end - reserved - Date.now(), stage.reserve ?? 0);
+      const run = (async () => stage.stop?.())().then(
+        () => true,
+        (err: Error) => (ilog.warn({ stage: stage.name, err: err.message }, 'stop failed'), true),
+      );
+      if (!(await withTimeout(run, left))) ilog.warn({ stage: stage.name, ms: left }, 'stop took too long: going on');
     }
   };
   try {
@@ -204,7 +263,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
       started.push(stage);
     }
   } catch (err) {
-    await stopAll();
+    await stopAll(cfg.shutdownTimeout);
     throw err;
   }
   ilog.info({ address: `${address.address}:${address.port}` }, 'warden started');
@@ -217,7 +276,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
     registry,
     redis,
     keys,
-    stop: () => (stopping ??= stopAll()),
+    stop: () => (stopping ??= stopAll(cfg.shutdownTimeout)),
     instances,
     counters,
   };

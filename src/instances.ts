@@ -3,7 +3,7 @@
  * (PX = lease) at every heartbeat; the fleet's reaper treats an instance without a lease as
  * lost. Reads serve `warden terminals` and the kill path (is the owner alive?).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import { z } from 'zod';
 import type { RedisKeys } from './redis-keys.js';
 
@@ -25,7 +25,7 @@ export type InstanceInfo = z.output<typeof storedInstance> & { alive: boolean };
 
 export class InstanceRegistry {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

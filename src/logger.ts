@@ -2,7 +2,10 @@
  * The root pino logger. Redaction is configured here and only here: pino's `redact` on a
  * child replaces the parent's rules, so children never pass their own.
  */
+import { closeSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { makePrivateDir, PRIVATE_FILE } from './private-files.js';
 
 export type { Logger };
 
@@ -35,9 +38,16 @@ export function createLogger(opts: { pretty?: boolean; level?: string; destinati
  * Audit events (sessions, auth, refusals, kills, command denials) as JSON lines in their own
  * file, so they can be shipped and kept apart from the debug log. Same redaction.
  */
+function auditDestination(file: string): pino.DestinationStream {
+  // pino's own `mkdir` would follow the umask; the audit log is private (0600 in 0700).
+  makePrivateDir(dirname(file));
+  closeSync(openSync(file, 'a', PRIVATE_FILE));
+  return pino.destination({ dest: file, sync: false });
+}
+
 export function createAuditLogger(file: string): Logger {
   return pino(
     { level: 'info', redact: { paths: REDACT, censor: '[redacted]' }, base: { pid: process.pid }, messageKey: 'msg' },
-    pino.destination({ dest: file, mkdir: true, sync: false }),
+    auditDestination(file),
   );
 }

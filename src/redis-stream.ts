@@ -2,11 +2,11 @@
  * Reading a bounded log stream (commands, transfers) newest first, a page at a time, keeping
  * the entries a filter accepts, until `limit` of them are found or the stream is exhausted.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 
 const PAGE = 1000;
 
-export async function readNewestFirst<T>(redis: Redis, key: string, limit: number, pick: (fields: Record<string, string>) => T | undefined): Promise<T[]> {
+export async function readNewestFirst<T>(redis: RedisClient, key: string, limit: number, pick: (fields: Record<string, string>) => T | undefined): Promise<T[]> {
   const out: T[] = [];
   let end = '+';
   while (out.length < limit) {

@@ -1,66 +1,26 @@
 /**
- * Redis connections. With `redis:` in the config Warden uses that server; without it, the
- * embedded redis-server started from the shipped redis.conf, reached over a unix socket in
- * dataDir (no TCP port to collide with or expose).
+ * The embedded redis-server: without `redis:` in the config, Warden starts one from the
+ * shipped redis.conf, reached over a unix socket in dataDir (no TCP port to collide with or
+ * expose). Connections are made in redis-connection.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { WardenError } from './errors.js';
 import type { Logger } from './logger.js';
 import { packageRoot } from './paths.js';
+import { makePrivateDir } from './private-files.js';
 import { withTimeout } from './timeout.js';
-
-export function embeddedSocket(cfg: Config): string {
-  return join(cfg.dataDir, 'redis.sock');
-}
-
-/** Options for a connection; `blocking` ones (BullMQ workers) must never give up a request. */
-export function redisOptions(cfg: Config, opts: { blocking?: boolean; lazy?: boolean } = {}): { url?: string; options: RedisOptions } {
-  const options: RedisOptions = {
-    maxRetriesPerRequest: opts.blocking ? null : 20,
-    enableReadyCheck: true,
-    lazyConnect: opts.lazy ?? false,
-    connectionName: 'warden',
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
-  };
-  if (cfg.redis) return { url: cfg.redis, options };
-  return { options: { ...options, path: embeddedSocket(cfg) } };
-}
-
-export function connectRedis(cfg: Config, opts: { blocking?: boolean; lazy?: boolean } = {}): Redis {
-  const { url, options } = redisOptions(cfg, opts);
-  return url ? new Redis(url, options) : new Redis(options);
-}
-
-/** One-shot connection for CLI commands: fail fast with a message that says what to do. */
-export async function connectRedisForCli(cfg: Config): Promise<Redis> {
-  if (!cfg.redis && !existsSync(embeddedSocket(cfg))) {
-    throw new WardenError(
-      'REDIS_UNAVAILABLE',
-      `no embedded Redis at ${embeddedSocket(cfg)}: start Warden first (warden start --config ${cfg.file}), or set "redis:" in the config`,
-    );
-  }
-  const { url, options } = redisOptions(cfg);
-  const cli = { ...options, maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true };
-  const redis = url ? new Redis(url, cli) : new Redis(cli);
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-  } catch (err) {
-    redis.disconnect();
-    throw new WardenError('REDIS_UNAVAILABLE', `${cfg.redis ?? embeddedSocket(cfg)}: ${(err as Error).message}`);
-  }
-  return redis;
-}
+import { embeddedSocket } from './redis-connection.js';
 
 export interface EmbeddedRedis {
   socket: string;
   /** True when this process started redis-server (and must stop it). */
   owned: boolean;
-  stop(): Promise<void>;
+  /** SIGTERM (redis-server writes its AOF and exits), SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 async function answers(socket: string): Promise<boolean> {
@@ -85,12 +45,17 @@ export async function startEmbeddedRedis(cfg: Config, log: Logger): Promise<Embe
   }
   rmSync(socket, { force: true });
   const dir = join(cfg.dataDir, 'redis');
-  mkdirSync(dir, { recursive: true });
+  makePrivateDir(dir);
   const conf = join(packageRoot(), 'redis.conf');
   let child: ChildProcess;
   try {
-    child = spawn('redis-server', [conf, '--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--dir', dir, '--daemonize', 'no'], {
+    // umask 077: redis-server creates its AOF files with the umask it inherits, and there is
+    // no config option for their mode. `detached`: its own process group, so a Ctrl-C in the
+    // terminal reaches Warden only, which writes the final records and then stops it.
+    const args = [conf, '--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--dir', dir, '--daemonize', 'no'];
+    child = spawn('/bin/sh', ['-c', 'umask 077 && exec redis-server "$@"', 'redis-server', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
   } catch (err) {
     throw new WardenError('EMBEDDED_REDIS_FAILED', (err as Error).message);
@@ -108,7 +73,8 @@ export async function startEmbeddedRedis(cfg: Config, log: Logger): Promise<Embe
     const code = await Promise.race([exited, new Promise<'wait'>((r) => setTimeout(() => r('wait'), 50))]);
     if (code !== 'wait' || Date.now() > deadline) {
       child.kill('SIGKILL');
-      const hint = code === -1 ? 'is redis-server installed? (Debian: apt-get install redis-server)' : output.trim().split('\n').slice(-3).join(' | ');
+      const missing = code === 127 || /not found/.test(output);
+      const hint = missing ? 'is redis-server installed? (Debian: apt-get install redis-server)' : output.trim().split('\n').slice(-3).join(' | ');
       throw new WardenError('EMBEDDED_REDIS_FAILED', hint);
     }
   }
@@ -116,11 +82,11 @@ export async function startEmbeddedRedis(cfg: Config, log: Logger): Promise<Embe
   return {
     socket,
     owned: true,
-    stop: async () => {
-      if (child.exitCode !== null) return;
+    stop: async (graceMs = 5_000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
-      await withTimeout(exited, 5_000);
-      if (child.exitCode === null) child.kill('SIGKILL');
+      await withTimeout(exited, graceMs);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };
 }

@@ -5,7 +5,7 @@
  *
  * Nothing here is on the data path: callers fire writes and move on.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import type { EndReason, SessionState } from '../machines/session.types.js';
 import { WardenError } from './errors.js';
 import { normaliseIdPrefix } from './ids.js';
@@ -24,8 +24,8 @@ interface RegistryCommands {
   wardenAttach(k1: string, ...argv: string[]): Promise<number>;
 }
 
-export function defineRegistryCommands(redis: Redis): Redis & RegistryCommands {
-  const r = redis as Redis & Partial<RegistryCommands>;
+export function defineRegistryCommands(redis: RedisClient): RedisClient & RegistryCommands {
+  const r = redis as RedisClient & Partial<RegistryCommands>;
   if (!r.wardenOpen) {
     redis.defineCommand('wardenOpen', { numberOfKeys: 3, lua: OPEN_SESSION });
     redis.defineCommand('wardenUpdate', { numberOfKeys: 1, lua: UPDATE_SESSION });
@@ -34,7 +34,7 @@ export function defineRegistryCommands(redis: Redis): Redis & RegistryCommands {
     redis.defineCommand('wardenLock', { numberOfKeys: 1, lua: ACQUIRE_LOCK });
     redis.defineCommand('wardenAttach', { numberOfKeys: 1, lua: ATTACH_TO_SESSION });
   }
-  return redis as Redis & RegistryCommands;
+  return redis as RedisClient & RegistryCommands;
 }
 
 export interface RegistryOptions {
@@ -44,10 +44,10 @@ export interface RegistryOptions {
 
 export class Registry {
   /** The connection this registry uses (CLIs share it with the control client). */
-  readonly redis: Redis & RegistryCommands;
+  readonly redis: RedisClient & RegistryCommands;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     readonly keys: RedisKeys,
     private readonly opts: RegistryOptions,
   ) {
@@ -68,9 +68,10 @@ export class Registry {
 
   /**
    * Finalise a record. The full record is written too, so a record lost with Redis data is
-   * rebuilt complete. False if it had already finished.
+   * rebuilt complete. The finish time is the record's own (when the session ended), however
+   * late this runs. False if it had already finished.
    */
-  async finish(rec: SessionRecord & { reason: EndReason }, finishAt = Date.now()): Promise<boolean> {
+  async finish(rec: SessionRecord & { reason: EndReason }, finishAt = rec.finish ?? Date.now()): Promise<boolean> {
     const k = this.keys;
     const { state: _state, finish: _finish, ...fields } = rec;
     const res = await this.redis.wardenFinish(

@@ -14,10 +14,10 @@
  */
 import type { Connection } from 'ssh2';
 import { createActor, fromCallback, type ActorRefFrom } from 'xstate';
-import type { EndReason, SessionEnd } from '../machines/session.types.js';
+import type { SessionEnd } from '../machines/session.types.js';
+import type { Journal } from './journal.js';
 import type { Logger } from './logger.js';
 import type { Registry } from './registry.js';
-import type { SessionRecord } from './session-record.js';
 import { Session, type SessionDeps, type SessionEnded } from './session.js';
 import { withTimeout } from './timeout.js';
 
@@ -25,9 +25,7 @@ export type KillAnswer = { outcome: 'killed' } | { outcome: 'absent' };
 export interface ReassertResult {
   reasserted: number;
   ended: number;
-  written: number;
 }
-type FinalRecord = SessionRecord & { reason: EndReason };
 
 export type SupervisorEvent =
   | { type: 'CONNECTION'; client: Connection; remote: string }
@@ -43,13 +41,13 @@ export interface SupervisorInput {
   deps: SessionDeps;
   registry: Registry;
   log: Logger;
+  /** Final records Redis did not take wait there (src/journal.ts); it writes them when Redis is back. */
+  journal: Pick<Journal, 'hold' | 'track'>;
 }
 
 const supervisorLogic = fromCallback<SupervisorEvent, SupervisorInput>(({ input, receive, self }) => {
-  const { deps, registry, log } = input;
+  const { deps, registry, log, journal } = input;
   const sessions = new Map<string, Session>();
-  /** Final records Redis could not take yet; written by REASSERT. */
-  const unwritten = new Map<string, FinalRecord>();
   const persisting = new Set<Promise<unknown>>();
   /** Kills waiting for a session's record to be final. */
   const waiters = new Map<string, Array<() => void>>();
@@ -64,8 +62,9 @@ const supervisorLogic = fromCallback<SupervisorEvent, SupervisorInput>(({ input,
       const id = ended.session.id;
       sessions.delete(id);
       const p = ended.persisted.then((ok) => {
-        if (!ok) unwritten.set(id, ended.final);
+        if (!ok) journal.hold({ kind: 'final', record: ended.final });
       });
+      journal.track({ kind: 'final', record: ended.final }, p, { holdOnFailure: false });
       persisting.add(p);
       void p.finally(() => {
         persisting.delete(p);
@@ -89,25 +88,22 @@ const supervisorLogic = fromCallback<SupervisorEvent, SupervisorInput>(({ input,
     },
     REASSERT: ({ reply }) => reply(reassert()),
     SHUTDOWN: ({ end, waitMs, reply }) => {
+      // Sessions report ENDED as a message to this actor, i.e. after this handler: wait for
+      // each one's record (as KILL does), or Redis is closed before they are written.
+      const ended = [...sessions.keys()].map((id) => new Promise<void>((resolve) => waiters.set(id, [...(waiters.get(id) ?? []), resolve])));
       for (const s of [...sessions.values()]) s.send({ type: 'END', ...end });
-      reply(shutdown(waitMs));
+      reply(withTimeout(Promise.all(ended), waitMs).then(() => shutdown(waitMs)));
     },
     COUNT: ({ reply }) => reply(sessions.size),
   };
 
   /**
-   * After Redis comes back (or lost data): write the final records that waited, with the time
-   * they really finished, and re-assert every live session. A session the registry already
-   * holds as finished (another instance reaped us meanwhile) is ended, so registry and reality
-   * agree again.
+   * After Redis comes back (or lost data): re-assert every live session (final records that
+   * waited are written by the journal). A session the registry already holds as finished
+   * (another instance reaped us meanwhile) is ended, so registry and reality agree again.
    */
   async function reassert(): Promise<ReassertResult> {
-    const result = { reasserted: 0, ended: 0, written: 0 };
-    for (const [id, rec] of [...unwritten]) {
-      await registry.finish(rec, rec.finish);
-      unwritten.delete(id);
-      result.written++;
-    }
+    const result = { reasserted: 0, ended: 0 };
     for (const s of [...sessions.values()]) {
       const rec = s.current();
       if (rec.state === 'finished') continue;

@@ -6,46 +6,25 @@
  * - `commands`: each logged command goes to a bounded Redis stream (queried by
  *   `warden commands`, fleet-wide) and to a JSONL file under dataDir.
  *
- * Producers never block a session: a failed enqueue is logged and dropped.
+ * Producers never block a session. While Redis is unavailable, or when an enqueue fails, the
+ * entry waits in the journal (bounded) and is enqueued when Redis is back.
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
+import type { Journal, JournalSink } from '../journal.js';
 import type { Logger } from '../logger.js';
+import { PRIVATE_DIR, PRIVATE_FILE } from '../private-files.js';
 import type { RedisKeys } from '../redis-keys.js';
 import type { Registry } from '../registry.js';
 import { finalizeRecording } from '../recording/finalize.js';
 import { readNewestFirst } from '../redis-stream.js';
 import type { TransferEvent, TransferSink } from '../transfers/transfer-event.js';
 import { storeTransfer } from '../transfers/transfer-log.js';
+import type { CommandLogEntry, RecordingJob } from './audit-entries.js';
 
-export interface CommandLogEntry {
-  session: string;
-  user: string;
-  asset: string;
-  account: string;
-  command: string;
-  /** ms since epoch. */
-  at: number;
-  /** The channel it was typed on (its recording is `<session>.<channel>.cast`). */
-  channel?: number;
-  /** Seconds into that channel's recording. */
-  offset: number;
-  /** fullscreen: a full-screen program was launched (its keys are not parsed); exec: the
-   *  command of an exec channel; no_pty: a shell without a terminal (input not parsed);
-   *  denied: refused by a command rule. */
-  tag?: 'fullscreen' | 'exec' | 'no_pty' | 'denied' | 'unverified';
-}
-
-export interface RecordingJob {
-  session: string;
-  /** The channel within the session's connection (1, 2, ...). */
-  channel: number;
-  file: string;
-  chainHead: string;
-  bytes: number;
-}
+export type { CommandLogEntry, RecordingJob } from './audit-entries.js';
 
 export interface AuditSink extends Partial<TransferSink> {
   command(entry: CommandLogEntry): void;
@@ -62,7 +41,12 @@ export class AuditQueues implements AuditSink, TransferSink {
   private readonly workers: Worker[] = [];
 
   constructor(
-    private readonly o: { instanceId: string; keys: RedisKeys; connection: Redis; workerConnection: Redis; registry: Registry; dataDir: string; log: Logger },
+    private readonly o: {
+      instanceId: string; keys: RedisKeys; connection: RedisClient; workerConnection: RedisClient; registry: Registry; dataDir: string; log: Logger;
+      journal: Journal;
+      /** False while Redis does not answer: entries go to the journal without trying. */
+      available(): boolean;
+    },
   ) {
     const opts = { connection: o.connection, prefix: o.keys.bullPrefix };
     this.records = new Queue(`records-${o.instanceId}`, opts);
@@ -83,7 +67,10 @@ export class AuditQueues implements AuditSink, TransferSink {
   }
 
   command(entry: CommandLogEntry): void {
-    this.commands.add('command', entry, RETENTION).catch((err: Error) => this.o.log.warn({ err: err.message, session: entry.session }, 'command log entry dropped'));
+    const held = { kind: 'command', entry } as const;
+    // Behind entries already held, so the log keeps its order.
+    if (!this.o.available() || this.o.journal.holding('command')) return this.o.journal.hold(held);
+    this.o.journal.track(held, this.addCommand(entry));
   }
 
   transfer(event: TransferEvent): void {
@@ -91,7 +78,23 @@ export class AuditQueues implements AuditSink, TransferSink {
   }
 
   recording(job: RecordingJob): void {
-    this.records.add('record', job, { ...RETENTION, attempts: 5, backoff: { type: 'exponential', delay: 1000 } }).catch((err: Error) => this.o.log.warn({ err: err.message, session: job.session }, 'recording finalisation not queued'));
+    const held = { kind: 'recording', job } as const;
+    if (!this.o.available()) return this.o.journal.hold(held);
+    this.o.journal.track(held, this.addRecording(job));
+  }
+
+  /** How the journal writes held entries when Redis is back. */
+  readonly sink: JournalSink = {
+    command: (e) => this.addCommand(e.entry),
+    recording: (e) => this.addRecording(e.job),
+  };
+
+  private addCommand(entry: CommandLogEntry): Promise<unknown> {
+    return this.commands.add('command', entry, RETENTION);
+  }
+
+  private addRecording(job: RecordingJob): Promise<unknown> {
+    return this.records.add('record', job, { ...RETENTION, attempts: 5, backoff: { type: 'exponential', delay: 1000 } });
   }
 
   private async finishRecording(job: RecordingJob): Promise<{ gzFile: string; sha256: string }> {
@@ -104,8 +107,8 @@ export class AuditQueues implements AuditSink, TransferSink {
     const fields = Object.entries(e).flatMap(([k, v]) => (v === undefined ? [] : [k, String(v)]));
     await this.o.connection.xadd(this.o.keys.commands, 'MAXLEN', '~', String(STREAM_MAX), '*', ...fields);
     const dir = join(this.o.dataDir, 'commands');
-    await mkdir(dir, { recursive: true });
-    await appendFile(join(dir, `${new Date(e.at).toISOString().slice(0, 10)}.jsonl`), `${JSON.stringify(e)}\n`);
+    await mkdir(dir, { recursive: true, mode: PRIVATE_DIR });
+    await appendFile(join(dir, `${new Date(e.at).toISOString().slice(0, 10)}.jsonl`), `${JSON.stringify(e)}\n`, { mode: PRIVATE_FILE });
   }
 
   async close(): Promise<void> {
@@ -116,7 +119,7 @@ export class AuditQueues implements AuditSink, TransferSink {
 
 /** Read the command stream newest first, filtered (for `warden commands`). */
 export async function queryCommands(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   f: { session?: string; user?: string; asset?: string; grep?: RegExp; limit: number },
 ): Promise<CommandLogEntry[]> {

@@ -6,20 +6,19 @@
  * The relay calls output()/input() for every chunk: both only queue (recorder) or feed the
  * emulator; the filter costs something only when Enter is pressed on a grant with rules.
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../logger.js';
 import { AsciicastRecorder } from '../recording/asciicast-recorder.js';
 import type { CommandEntry } from '../commands/command-tracker.js';
 import { LazyTracker } from '../commands/lazy-tracker.js';
-import { compileRules, type CommandFilter, type Rule } from '../commands/command-filter.js';
+import { filterFor, type CommandFilter, type Rule } from '../commands/command-filter.js';
 import { FilterGate, type Forward } from '../commands/filter-gate.js';
 import { describeFsError, printable } from '../text.js';
 import { clampScreen } from '../screen-size.js';
 import type { AuditSink, CommandLogEntry } from './audit-queues.js';
 import type { ChannelRelay } from '../channel-relay.js';
 import { recordingPath } from './recording-files.js';
-
+import { makePrivateDir } from '../private-files.js';
 
 export interface SessionAuditOptions {
   sessionId: string;
@@ -56,7 +55,7 @@ export class SessionAudit {
 
   constructor(private readonly o: SessionAuditOptions) {
     if (o.record) this.recorder = this.startRecording();
-    this.filter = compileRules(o.rules);
+    this.filter = filterFor(o.rules);
     if (o.kind === 'shell' && o.pty) {
       this.tracker = new LazyTracker({
         ...clampScreen(o.pty.cols, o.pty.rows),
@@ -82,7 +81,7 @@ export class SessionAudit {
       o.onRecordingFailed(describeFsError(err));
     };
     try {
-      mkdirSync(dirname(file), { recursive: true });
+      makePrivateDir(dirname(file));
     } catch (err) {
       failed(err as Error);
       return undefined;

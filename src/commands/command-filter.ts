@@ -12,7 +12,19 @@
  * with the rule's index in the message); check() is then a plain loop over compiled RegExps.
  */
 
-export type Rule = { deny: string; message?: string } | { warn: string; message?: string };
+import type { CommandRule } from '../config-fields.js';
+
+export type Rule = CommandRule;
+
+const compiled = new WeakMap<readonly Rule[], CommandFilter>();
+
+/** The filter of one grant's rule list, compiled the first time it is asked for (config
+ *  validation asks at load), then shared by every channel that grant serves. */
+export function filterFor(rules: readonly Rule[]): CommandFilter {
+  let filter = compiled.get(rules);
+  if (!filter) compiled.set(rules, (filter = compileRules(rules)));
+  return filter;
+}
 
 /** Identifies the rule that matched, for the audit log and the user's message. */
 export interface MatchedRule {

@@ -22,6 +22,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { AsciicastEncoder, IN, MARK, OUT, RESIZE, toBuffer } from './asciicast-encoder.js';
 import { chainFileOf, formatEntry, GENESIS, nextLink, sha256Hex } from './hash-chain.js';
+import { PRIVATE_FILE } from '../private-files.js';
 
 export interface RecorderOptions {
   file: string;
@@ -186,9 +187,9 @@ export class AsciicastRecorder {
   }
 
   private async start(): Promise<void> {
-    // 'wx': never overwrite an existing recording.
-    this.cast = await open(this.o.file, 'wx');
-    this.chain = await open(this.chainFile, 'wx');
+    // 'wx': never overwrite an existing recording. 0600: audit data is private.
+    this.cast = await open(this.o.file, 'wx', PRIVATE_FILE);
+    this.chain = await open(this.chainFile, 'wx', PRIVATE_FILE);
     await this.append([this.encoder.header(this.o)]);
   }
 

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { PRIVATE_FILE } from '../private-files.js';
 
 export interface FinalizedRecording {
   gzFile: string;
@@ -39,7 +40,7 @@ export async function finalizeRecording(castFile: string): Promise<FinalizedReco
       done(null, chunk);
     },
   });
-  await pipeline(createReadStream(castFile), createGzip(), tap, createWriteStream(tmp));
+  await pipeline(createReadStream(castFile), createGzip(), tap, createWriteStream(tmp, { mode: PRIVATE_FILE }));
   // The .cast is deleted next: the .gz must be on disk, not in the page cache, before that.
   const fh = await open(tmp, 'r+');
   try {

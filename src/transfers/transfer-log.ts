@@ -5,7 +5,7 @@
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import type { RedisKeys } from '../redis-keys.js';
 import type { TransferEvent } from './transfer-event.js';
 import { globToRegExp } from './transfer-policy.js';
@@ -13,7 +13,7 @@ import { readNewestFirst } from '../redis-stream.js';
 
 const STREAM_MAX = 100_000;
 
-export async function storeTransfer(redis: Redis, keys: RedisKeys, dataDir: string, e: TransferEvent): Promise<void> {
+export async function storeTransfer(redis: RedisClient, keys: RedisKeys, dataDir: string, e: TransferEvent): Promise<void> {
   const line = JSON.stringify(e);
   // A few indexed fields beside the whole event, so filters need not parse every entry.
   await redis.xadd(keys.transfers, 'MAXLEN', '~', String(STREAM_MAX), '*', 'session', e.session, 'user', e.user, 'asset', e.asset, 'event', line);
@@ -31,7 +31,7 @@ export interface TransferFilter {
   limit: number;
 }
 
-export async function queryTransfers(redis: Redis, keys: RedisKeys, f: TransferFilter): Promise<TransferEvent[]> {
+export async function queryTransfers(redis: RedisClient, keys: RedisKeys, f: TransferFilter): Promise<TransferEvent[]> {
   const pathRe = f.path === undefined ? undefined : globToRegExp(f.path);
   const base = f.path !== undefined && !f.path.includes('/');
   const pathMatches = (p: string | undefined) => p !== undefined && pathRe!.test(base ? p.slice(p.lastIndexOf('/') + 1) : p);

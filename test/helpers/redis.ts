@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, copyFileSync, openSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,8 @@ export interface RedisHandle {
   kill9(): Promise<void>;
   /** Graceful shutdown if running, then start again on the same port and dir; waits for PING. */
   restart(): Promise<void>;
+  /** Send a signal to the running server (SIGSTOP freezes it, SIGCONT thaws it). */
+  signal(sig: NodeJS.Signals): void;
 }
 
 /** A random key prefix for one test: letters, digits and '-', no ':' or hash-tag braces. */
@@ -65,9 +67,12 @@ export function redisPing(port: number, host = '127.0.0.1', timeoutMs = 1000): P
   });
 }
 
-export async function startRedis(opts: { port?: number } = {}): Promise<RedisHandle> {
+export async function startRedis(opts: { port?: number; /** More redis-server arguments (e.g. --replicaof). */ args?: string[] } = {}): Promise<RedisHandle> {
   const dir = makeTempDir('redis');
   const logPath = path.join(dir, 'redis.log');
+  // A copy: a sentinel's failover runs CONFIG REWRITE, which would edit the shipped file.
+  const conf = path.join(dir, 'redis.conf');
+  copyFileSync(REDIS_CONF, conf);
   let child: ChildProcess | undefined;
   let stopped = false;
   let port = opts.port ?? 0;
@@ -78,7 +83,7 @@ export async function startRedis(opts: { port?: number } = {}): Promise<RedisHan
     const fd = openSync(logPath, 'a');
     let proc: ChildProcess;
     try {
-      proc = spawn('redis-server', [REDIS_CONF, '--port', String(port), '--dir', dir, '--daemonize', 'no'], {
+      proc = spawn('redis-server', [conf, '--port', String(port), '--dir', dir, '--daemonize', 'no', ...(opts.args ?? [])], {
         cwd: dir,
         stdio: ['ignore', fd, fd],
       });
@@ -142,6 +147,10 @@ export async function startRedis(opts: { port?: number } = {}): Promise<RedisHan
     },
     async kill9() {
       await terminate('SIGKILL');
+    },
+    signal(sig) {
+      if (!child || child.exitCode !== null) throw new Error(`signal(${sig}): redis-server is not running`);
+      child.kill(sig);
     },
     async restart() {
       if (stopped) throw new Error('restart() after stop(): the handle is finished');

@@ -20,6 +20,17 @@ export interface WardenProcess {
   /** SIGTERM and wait for exit. */
   stop(): Promise<void>;
   kill9(): Promise<void>;
+  /** Resolves with the exit code (null after a signal) once the process has exited. */
+  exited: Promise<number | null>;
+  /** Start Warden again with the same config, port and data dir (after it exited). */
+  again(): Promise<WardenProcess>;
+}
+
+export interface SpawnOptions {
+  /** Own process group, as a terminal's foreground job: the test can signal the whole group. */
+  detached?: boolean;
+  /** Start under this umask (e.g. '022'), whatever the test runner's. */
+  umask?: string;
 }
 
 /** The e2e suites run the compiled CLI; build once if this checkout has no dist yet. */
@@ -27,18 +38,25 @@ export function ensureBuilt(): void {
   if (!existsSync(path.join(REPO_ROOT, 'dist/src/cli.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
 }
 
-export async function spawnWarden(opts: WardenOptions & { port: number }): Promise<WardenProcess> {
+export async function spawnWarden(opts: WardenOptions & SpawnOptions & { port: number }): Promise<WardenProcess> {
   ensureBuilt();
   const dir = makeTempDir('warden-proc-');
   const { configFile, aliceKey } = await writeWardenConfig(dir, opts);
-  const logPath = path.join(dir, 'warden.log');
+  return launch(configFile, aliceKey, opts);
+}
+
+async function launch(configFile: string, aliceKey: string, opts: SpawnOptions & { port: number }): Promise<WardenProcess> {
+  const logPath = path.join(path.dirname(configFile), 'warden.log');
   const fd = openSync(logPath, 'a');
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/warden.js'), 'start', '--config', configFile], {
+  const argv = [path.join(REPO_ROOT, 'bin/warden.js'), 'start', '--config', configFile];
+  const [cmd, args] = opts.umask ? ['/bin/sh', ['-c', `umask ${opts.umask} && exec "$0" "$@"`, process.execPath, ...argv]] : [process.execPath, argv];
+  const child = spawn(cmd, args, {
     stdio: ['ignore', fd, fd],
     env: { ...process.env, WARDEN_LOG_LEVEL: 'debug' },
+    detached: opts.detached,
   });
   trackChild(child);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await waitUntil(`warden on port ${opts.port}`, () => tryConnect(opts.port), {
     timeoutMs: 20_000,
     failure: () => (child.exitCode !== null ? `exited with ${child.exitCode}` : undefined),
@@ -59,6 +77,8 @@ export async function spawnWarden(opts: WardenOptions & { port: number }): Promi
       if (child.exitCode === null) child.kill('SIGKILL');
       await exited;
     },
+    exited,
+    again: () => launch(configFile, aliceKey, opts),
   };
 }
 

@@ -35,7 +35,10 @@ export interface WardenHandle {
 }
 
 export interface WardenOptions {
-  redisUrl: string;
+  /** Leave out (and `redisYaml` too) for the embedded redis-server, as in the quickstart. */
+  redisUrl?: string;
+  /** The `redis:` value as flow YAML (Sentinel or Cluster settings), instead of a URL. */
+  redisYaml?: string;
   sshd: SshdHandle;
   /** YAML appended to the generated config (top-level keys such as `session:`). */
   extraYaml?: string;
@@ -72,7 +75,7 @@ export async function writeWardenConfig(dir: string, opts: WardenOptions): Promi
 listen: 127.0.0.1:${opts.port ?? 0}
 hostKeyFile: ./host_ed25519
 dataDir: ./data
-redis: ${opts.redisUrl}
+${opts.redisYaml ? `redis: ${opts.redisYaml}` : opts.redisUrl ? `redis: ${opts.redisUrl}` : '# no redis: the embedded redis-server'}
 redisPrefix: ${opts.prefix ?? uniquePrefix()}
 auth: ${opts.auth ?? `{ maxTries: 6, loginGraceTime: 2s, ${GENEROUS_ADMISSION} }`}
 target: { connectTimeout: 3s, keepaliveInterval: 15s }

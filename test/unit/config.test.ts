@@ -100,6 +100,29 @@ describe('config', () => {
   });
 });
 
+describe('redis setting', () => {
+  it('takes a URL, Sentinel settings or Cluster nodes; tls.caFile is resolved against the config file', () => {
+    expect(parseConfig(`${base}redis: redis://10.0.0.9:6379/0\n`, '/w.yaml').redis).toBe('redis://10.0.0.9:6379/0');
+    const sentinel = parseConfig(`${base}redis: { sentinels: [{ host: s1, port: 26379 }, { host: s2, port: 26379 }], name: warden, password: pw, tls: { caFile: ./ca.pem } }\n`, '/etc/warden/w.yaml');
+    expect(sentinel.redis).toEqual({ sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }], name: 'warden', password: 'pw', tls: { caFile: '/etc/warden/ca.pem' } });
+    const cluster = parseConfig(`${base}redis: { cluster: [{ host: c1, port: 7000 }] }\n`, '/w.yaml');
+    expect(cluster.redis).toEqual({ cluster: [{ host: 'c1', port: 7000 }] });
+  });
+
+  it('rejects a Sentinel setting without the master name, and mixed shapes', () => {
+    expect(errorOf(`${base}redis: { sentinels: [{ host: s1, port: 26379 }] }\n`)).toMatch(/redis/);
+    expect(errorOf(`${base}redis: { cluster: [{ host: c1, port: 7000 }], name: x }\n`)).toMatch(/redis/);
+    expect(errorOf(`${base}redis: { cluster: [] }\n`)).toMatch(/redis/);
+  });
+
+  it('has the shutdown bound and the probe timings, with defaults', () => {
+    const cfg = parseConfig(base, '/w.yaml');
+    expect(cfg.shutdownTimeout).toBe(10_000);
+    expect(cfg.registry).toMatchObject({ probeInterval: 1_000, probeTimeout: 1_000 });
+    expect(parseConfig(`${base}shutdownTimeout: 3s\n`, '/w.yaml').shutdownTimeout).toBe(3_000);
+  });
+});
+
 describe('environment in config', () => {
   it('expands ${NAME} and ${NAME:-default}, and names an unset variable', async () => {
     const { expandEnv } = await import('../../src/config.js');
