@@ -7,9 +7,10 @@ import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../../src/ssh2.js';
+import type { SessionRecord } from '../../src/registry.js';
+import { wrongPasswords } from '../helpers/bad-logins.js';
 import { waitUntil } from '../helpers/processes.js';
-import { startRedis, type RedisHandle } from '../helpers/redis.js';
+import { startRedis, uniquePrefix, type RedisHandle } from '../helpers/redis.js';
 import { BASE_OPTIONS, runSsh } from '../helpers/ssh-client.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { ALICE_PASSWORD, startWarden, type WardenHandle } from '../helpers/warden.js';
@@ -81,49 +82,51 @@ describe('no leaks', () => {
 });
 
 describe('hostile clients', () => {
-  it('disconnects after 6 failed authentication attempts on one connection', async () => {
-    let attempts = 0;
-    const closed = await new Promise<string>((resolve) => {
-      const c = new Client();
-      c.on('error', (err) => resolve(`error: ${err.message}`));
-      c.on('close', () => resolve('closed'));
-      c.on('ready', () => resolve('ready?!'));
-      c.connect({
-        host: '127.0.0.1',
-        port: warden.port,
-        username: 'alice@web1',
-        authHandler: (_methods, _partial, next) => {
-          attempts++;
-          if (attempts > 20) return next(false as never);
-          next({ type: 'password', username: 'alice@web1', password: `wrong-${attempts}` });
-        },
-      });
+  it('disconnects after 6 failed authentication attempts on one connection, without a 7th prompt', async () => {
+    const since = Date.now();
+    const { attempts, outcome } = await wrongPasswords(warden.port, 'alice@web1');
+    expect(outcome).not.toBe('ready');
+    // OpenSSH's MaxAuthTries 6: the 6th failure is answered with a disconnect, so the client
+    // is asked for a password exactly 6 times.
+    expect(attempts).toBe(6);
+    let rec: SessionRecord | undefined;
+    await waitUntil('auth_failed recorded', async () => {
+      rec = (await warden.instance.registry.listRecent(50)).find((r) => r.reason === 'auth_failed' && r.start >= since - 1_000);
+      return rec !== undefined;
     });
-    expect(closed).not.toBe('ready?!');
-    // The client may send a 7th attempt before it sees the disconnect; it is never answered.
-    expect(attempts).toBeLessThanOrEqual(7);
-    await waitUntil('auth_failed recorded', async () => (await warden.instance.registry.listRecent(50)).some((r) => r.reason === 'auth_failed'));
-    const rec = (await warden.instance.registry.listRecent(50)).find((r) => r.reason === 'auth_failed')!;
-    const failures = warden.logs().filter((l) => l.event === 'auth_failure' && l.session === rec.id);
+    const failures = warden.logs().filter((l) => l.event === 'auth_failure' && l.session === rec!.id);
     expect(failures).toHaveLength(6);
   });
 
   it('refuses a source address fleet-wide after repeated failures, even with the right password', async () => {
-    const strict = await startWarden({ redisUrl: redis.url, sshd, auth: '{ maxTries: 6, loginGraceTime: 2s, penaltyThreshold: 3, penaltyWindow: 1m }' });
+    // Two instances sharing one Redis and one prefix: failures on one count on the other.
+    const strictAuth = '{ maxTries: 6, loginGraceTime: 2s, penaltyThreshold: 3, penaltyWindow: 1m }';
+    const prefix = uniquePrefix();
+    const [first, second] = await Promise.all([
+      startWarden({ redisUrl: redis.url, sshd, prefix, auth: strictAuth }),
+      startWarden({ redisUrl: redis.url, sshd, prefix, auth: strictAuth }),
+    ]);
     try {
+      const before = await runSsh({ port: second.port, login: 'alice@web1', password: ALICE_PASSWORD, command: 'echo in' });
+      expect(before.stdout.toString()).toBe('in\n');
       for (let i = 0; i < 3; i++) {
-        const bad = await runSsh({ port: strict.port, login: 'alice@web1', password: 'wrong', command: 'true' });
+        const bad = await runSsh({ port: first.port, login: 'alice@web1', password: 'wrong', command: 'true' });
         expect(bad.code).toBe(255);
       }
-      const good = await runSsh({ port: strict.port, login: 'alice@web1', password: ALICE_PASSWORD, command: 'echo in' });
-      expect(good.code).toBe(255);
+      // The failures reach Redis asynchronously (never on the login path): poll, do not sleep.
+      let good = await runSsh({ port: second.port, login: 'alice@web1', password: ALICE_PASSWORD, command: 'echo in' });
+      await waitUntil('second instance refuses the source', async () => {
+        if (good.code === 255) return true;
+        good = await runSsh({ port: second.port, login: 'alice@web1', password: ALICE_PASSWORD, command: 'echo in' });
+        return good.code === 255;
+      }, { timeoutMs: 15_000, intervalMs: 200 });
       expect(good.stdout.toString()).toBe('');
-      expect(strict.logs().some((l) => l.msg === 'source refused: too many failed logins')).toBe(true);
-      // The first instance shares nothing with this one's prefix: it still lets alice in.
+      expect(second.logs().some((l) => l.msg === 'source refused: too many failed logins')).toBe(true);
+      // An instance of another fleet (another prefix on the same Redis) shares nothing: it still lets alice in.
       const other = await runSsh({ port: warden.port, login: 'alice@web1', password: ALICE_PASSWORD, command: 'echo in' });
       expect(other.stdout.toString()).toBe('in\n');
     } finally {
-      await strict.stop();
+      await Promise.all([first.stop(), second.stop()]);
     }
   });
 
@@ -136,8 +139,9 @@ describe('hostile clients', () => {
     await new Promise<void>((resolve) => sock.on('close', () => resolve()));
     const took = Date.now() - started;
     expect(banner).toMatch(/^SSH-2\.0-Warden/);
+    // Not before the 2 s grace time (a lower bound cannot flake on a slow machine); how late
+    // is the benchmark's business, and the test's own timeout bounds "never".
     expect(took).toBeGreaterThanOrEqual(1_900);
-    expect(took).toBeLessThan(6_000);
     await waitUntil('auth_timeout recorded', async () => (await warden.instance.registry.listRecent(50)).some((r) => r.reason === 'auth_timeout'));
   });
 
@@ -146,7 +150,8 @@ describe('hostile clients', () => {
     const sock = net.connect(warden.port, '127.0.0.1');
     sock.on('data', () => {});
     await new Promise<void>((resolve) => sock.on('close', () => resolve()));
-    expect(Date.now() - started).toBeLessThan(6_000);
+    // Closed by the login grace time, not at once (the test's timeout bounds "never").
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
   });
 
   it('survives garbage instead of an SSH handshake and keeps serving', async () => {

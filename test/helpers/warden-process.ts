@@ -3,7 +3,7 @@
  * or run several instances against one Redis, as in production.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { makeTempDir, readText, trackChild, tryConnect, waitUntil } from './processes.js';
@@ -27,26 +27,35 @@ export function ensureBuilt(): void {
   if (!existsSync(path.join(REPO_ROOT, 'dist/src/cli.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
 }
 
-export async function spawnWarden(opts: WardenOptions & { port: number }): Promise<WardenProcess> {
+/**
+ * Start `warden start` on a port it binds itself (listen 127.0.0.1:0) and read the port back
+ * from its "listening" log line: a port picked here and bound there could be taken meanwhile.
+ */
+export async function spawnWarden(opts: WardenOptions): Promise<WardenProcess> {
   ensureBuilt();
   const dir = makeTempDir('warden-proc-');
-  const { configFile, aliceKey } = await writeWardenConfig(dir, opts);
+  const { configFile, aliceKey } = await writeWardenConfig(dir, { ...opts, port: opts.port ?? 0 });
   const logPath = path.join(dir, 'warden.log');
   const fd = openSync(logPath, 'a');
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/warden.js'), 'start', '--config', configFile], {
     stdio: ['ignore', fd, fd],
     env: { ...process.env, WARDEN_LOG_LEVEL: 'debug' },
   });
+  closeSync(fd);
   trackChild(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitUntil(`warden on port ${opts.port}`, () => tryConnect(opts.port), {
-    timeoutMs: 20_000,
+  let port = 0;
+  await waitUntil('warden listening', async () => {
+    port = listeningPort(readText(logPath)) ?? 0;
+    return port !== 0 && (await tryConnect(port));
+  }, {
+    timeoutMs: 30_000,
     failure: () => (child.exitCode !== null ? `exited with ${child.exitCode}` : undefined),
     details: () => readText(logPath),
   });
   return {
     child,
-    port: opts.port,
+    port,
     configFile,
     aliceKey,
     logPath,
@@ -60,6 +69,21 @@ export async function spawnWarden(opts: WardenOptions & { port: number }): Promi
       await exited;
     },
   };
+}
+
+/** The port of the first "listening" line in a JSON log. */
+function listeningPort(log: string): number | undefined {
+  for (const line of log.split('\n')) {
+    if (!line.includes('"listening"')) continue;
+    try {
+      const entry = JSON.parse(line) as { msg?: string; address?: string };
+      const port = entry.msg === 'listening' ? Number(entry.address?.split(':').pop()) : NaN;
+      if (port > 0) return port;
+    } catch {
+      // a partly written line: read again on the next poll
+    }
+  }
+  return undefined;
 }
 
 /** Run the CLI (`warden ARGS`) to completion. */

@@ -41,7 +41,7 @@ export interface WardenOptions {
   extraYaml?: string;
   /** YAML of extra keys inside alice's main grant, e.g. `session: { idleTimeout: 3s }`. */
   grantExtra?: string;
-  /** A port nothing listens on, for the "target down" asset. */
+  /** A port nothing listens on, for the "target down" asset (default 1: privileged, unused, never picked by a test). */
   deadPort?: number;
   prefix?: string;
   /** YAML lines appended to the grants list (each starting with "  - "). */
