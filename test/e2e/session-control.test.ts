@@ -2,14 +2,14 @@
  * Session control across instances: two Warden processes share one real Redis; kills,
  * idle timeouts, the reaper and a Redis restart, driven with the real ssh client and CLI.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisKeys } from '../../src/redis-keys.js';
 import { Registry, type SessionRecord } from '../../src/registry.js';
 import { Redis } from 'ioredis';
-import { trackChild, waitUntil } from '../helpers/processes.js';
+import { openSession, type LiveSession } from '../helpers/live-session.js';
+import { waitUntil } from '../helpers/processes.js';
 import { startRedis, uniquePrefix, type RedisHandle } from '../helpers/redis.js';
-import { BASE_OPTIONS, runSsh } from '../helpers/ssh-client.js';
+import { runSsh } from '../helpers/ssh-client.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { startTerminal } from '../helpers/tmux.js';
 import { runCli, spawnWarden, type WardenProcess } from '../helpers/warden-process.js';
@@ -45,25 +45,7 @@ afterAll(async () => {
   await Promise.all([sshd?.stop(), redis?.stop()]);
 });
 
-interface Live {
-  child: ChildProcess;
-  out: () => string;
-  err: () => string;
-  exited: Promise<number | null>;
-}
-
-/** A long-running exec session through an instance (no pty: messages arrive on stderr). */
-function openSession(w: WardenProcess, marker: string): Live {
-  const child = spawn('ssh', [...BASE_OPTIONS, '-i', w.aliceKey, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-p', String(w.port), '-l', 'alice@target@web1', '127.0.0.1', `echo ${marker}; exec sleep 120`]);
-  trackChild(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  return { child, out: () => out, err: () => err, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
-}
-
-async function liveRecord(marker: string, live: Live): Promise<SessionRecord> {
+async function liveRecord(marker: string, live: LiveSession): Promise<SessionRecord> {
   await waitUntil(`session ${marker} up`, async () => live.out().includes(marker));
   let rec: SessionRecord | undefined;
   await waitUntil(`record of ${marker}`, async () => {

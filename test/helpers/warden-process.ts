@@ -86,17 +86,18 @@ function listeningPort(log: string): number | undefined {
   return undefined;
 }
 
-/** Run the CLI (`warden ARGS`) to completion. */
-export function runCli(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+/** Run the CLI (`warden ARGS`) to completion, with `stdin` as its input (default: none). */
+export function runCli(args: string[], timeoutMs = 60_000, stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   ensureBuilt();
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/warden.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/warden.js'), ...args], { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     trackChild(child);
+    child.stdin?.end(stdin);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);

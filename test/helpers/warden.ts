@@ -51,6 +51,8 @@ export interface WardenOptions {
   instanceId?: string;
   /** The auth: block (flow YAML). */
   auth?: string;
+  /** YAML lines appended to the assets map (each starting with "  NAME: "). */
+  extraAssets?: string;
 }
 
 let cachedHash: string | undefined;
@@ -86,6 +88,7 @@ assets:
   secret: { host: 127.0.0.1, port: ${sshd.port}, hostKey: "${sshd.hostKeyLine}" }
   idle1: { host: 127.0.0.1, port: ${sshd.port}, hostKey: "${sshd.hostKeyLine}" }
   audit1: { host: 127.0.0.1, port: ${sshd.port}, hostKey: "${sshd.hostKeyLine}" }
+${opts.extraAssets ?? ''}
 accounts:
   target: { username: ${sshd.user}, privateKeyFile: ${sshd.clientKeyPath} }
   other: { username: ${sshd.user}, privateKeyFile: ${sshd.clientKeyPath} }
