@@ -79,8 +79,12 @@ describe('warden sessions and warden commands', () => {
   });
 
   it('commands finds a logged command by --grep and by session prefix, as a table and as JSON', async () => {
-    const res = await runSsh({ port: warden.port, login: 'alice@target@web1', identity: warden.aliceKey, command: 'echo cli-logged-$((6*7))' });
+    const [res, other] = await Promise.all([
+      runSsh({ port: warden.port, login: 'alice@target@web1', identity: warden.aliceKey, command: 'echo cli-logged-$((6*7))' }),
+      runSsh({ port: warden.port, login: 'alice@target@web1', identity: warden.aliceKey, command: 'echo cli-other-session' }),
+    ]);
     expect(res.stdout.toString()).toBe('cli-logged-42\n');
+    expect(other.code).toBe(0);
     let id = '';
     await waitUntil('command logged', async () => {
       const r = await cli('commands', '--grep', 'cli-logged', '--json');
@@ -97,6 +101,11 @@ describe('warden sessions and warden commands', () => {
     expect(bySession.stdout).toMatch(/^TIME\s+SESSION\s+USER\s+ASSET\s+ACCOUNT\s+AT \(s\)\s+TAG\s+COMMAND/);
     expect(bySession.stdout).toContain(`${id}`);
     expect(bySession.stdout).toMatch(/alice\s+web1\s+target\s+\d+\.\d\s+exec\s+echo cli-logged-\$\(\(6\*7\)\)/);
+    const rows = bySession.stdout.trim().split('\n').slice(1);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toContain(id);
+    await waitUntil('the other command logged', async () => (await cli('commands', '--grep', 'cli-other-session')).stdout.includes('echo cli-other-session'), { timeoutMs: 30_000, intervalMs: 500 });
+    expect(bySession.stdout).not.toContain('cli-other-session');
     const none = await cli('commands', '--grep', 'no-such-command-anywhere');
     expect(none.stdout.trim()).toBe('No commands match.');
     const badRe = await cli('commands', '--grep', '(');
