@@ -4,7 +4,9 @@
  *
  * Each fixture is replayed three ways, which must agree:
  *  - step:  wait for the emulator after every chunk (the order a live session normally has);
- *  - burst: feed everything without waiting (the tracker's own queue must keep the order);
+ *  - queued: feed every recorded chunk (one key each) without waiting (the tracker's own queue
+ *           must keep the order); real bursts, a whole line ahead of its echo, are replayed in
+ *           command-tracker-bursts.test.ts;
  *  - lag:   every output chunk delayed 100 ms behind the keys, as over a slow target link, so
  *           echoes (and Enter's newline) arrive after the user has typed further.
  */
@@ -23,7 +25,7 @@ function load(name: string): Fixture {
   return JSON.parse(readFileSync(new URL(`../fixtures/terminal/${name}.json`, import.meta.url), 'utf8')) as Fixture;
 }
 
-type Mode = 'step' | 'burst' | 'lag';
+type Mode = 'step' | 'queued' | 'lag';
 
 function lagged(events: Event[], ms: number): Event[] {
   return events
@@ -79,7 +81,7 @@ const EXPECTED: Record<string, Array<string | { command: string; fullscreen: tru
 
 describe('CommandTracker on recorded bash sessions', () => {
   for (const [name, expected] of Object.entries(EXPECTED)) {
-    for (const mode of ['step', 'burst', 'lag'] as const) {
+    for (const mode of ['step', 'queued', 'lag'] as const) {
       it(`${name} (${mode})`, async () => {
         const got = (await commands(name, mode)).map(({ command, fullscreen }) =>
           fullscreen ? { command, fullscreen } : command,
@@ -90,14 +92,14 @@ describe('CommandTracker on recorded bash sessions', () => {
   }
 
   it('stamps each command with the time Enter arrived', async () => {
-    const entries = await commands('plain', 'burst');
+    const entries = await commands('plain', 'queued');
     const enter = load('plain').events.find(([dir, , text]) => dir === 'i' && text === '\r');
     expect(entries.map((e) => e.at)).toEqual([enter?.[1]]);
   });
 
   it('never logs a secret typed at a no-echo prompt, even when a program prints it', async () => {
     for (const name of ['password', 'secret-shown', 'secret-echoed']) {
-      for (const mode of ['step', 'burst', 'lag'] as const) {
+      for (const mode of ['step', 'queued', 'lag'] as const) {
         const logged = JSON.stringify(await commands(name, mode));
         expect(logged).not.toMatch(/hunter2|4242/);
       }
