@@ -35,13 +35,44 @@ describe('channel audit', () => {
     await audit!.close();
   });
 
-  it('installs the input gate on a filtered terminal shell', async () => {
-    const { opts } = options(false);
-    const relay = { kind: 'shell', pty: { term: 'xterm', cols: 80, rows: 24 }, say: () => {} } as unknown as ChannelRelay;
+  it('gates a filtered terminal shell: an allowed line runs, a denied one is cleared and never entered', async () => {
+    const { opts, commands } = options(false);
+    const said: string[] = [];
+    const relay = { kind: 'shell', pty: { term: 'xterm', cols: 80, rows: 24 }, say: (t: string) => said.push(t) } as unknown as ChannelRelay;
     const { audit, refused } = auditChannel(relay, opts);
     expect(refused).toBeUndefined();
-    expect(relay.gate).toBeTypeOf('function');
+    // A stand-in for bash at its prompt: echoes what reaches it, runs a line at Enter, and
+    // clears the line on Ctrl-E Ctrl-U. `ran` is what the target executed.
+    const ran: string[] = [];
+    let line = '';
+    const prompt = () => audit!.output(Buffer.from('$ '));
+    const target = (d: Buffer) => {
+      for (const ch of d.toString('latin1')) {
+        if (ch === '\r') {
+          ran.push(line);
+          line = '';
+          audit!.output(Buffer.from('\r\n'));
+          prompt();
+        } else if (ch === '\x15') {
+          audit!.output(Buffer.from(`\r\x1b[K$ `));
+          line = '';
+        } else if (ch >= ' ') {
+          line += ch;
+          audit!.output(Buffer.from(ch));
+        }
+      }
+    };
+    prompt();
+    const type = async (text: string) => {
+      for (const key of [...text]) await relay.gate!(Buffer.from(key), target);
+    };
+
+    await type('echo fine\r');
+    await type('touch /tmp/forbidden\r');
+    expect(ran).toEqual(['echo fine', '']);
+    expect(said.join('')).toContain('Command refused by policy: no forbidden files');
     await audit!.close();
+    expect(commands.filter((c) => c.tag === 'denied').map((c) => c.command)).toEqual(['touch /tmp/forbidden']);
   });
 
   it('leaves sftp channels alone', () => {
