@@ -143,9 +143,12 @@ describe('command log', () => {
     await term.exited();
     await term.kill();
     const log = await commandsOf(id, 4);
-    await waitUntil('recording finalised', async () => Boolean((await warden.instance.registry.get(id))?.recordingSha256));
-    const rec = (await warden.instance.registry.get(id))!;
-    const events = gunzipSync(readFileSync(rec.recording!)).toString('utf8').trim().split('\n').slice(1)
+    const channel = log.find((e) => e.command.includes(marks[0]!))?.channel;
+    expect(channel, JSON.stringify(log)).toBeTypeOf('number');
+    expect(log.every((e) => e.channel === channel)).toBe(true);
+    await waitUntil('recording finalised', async () => Boolean((await warden.instance.registry.get(id))?.recordings?.[channel!]));
+    const file = (await warden.instance.registry.get(id))!.recordings![channel!]!.file;
+    const events = gunzipSync(readFileSync(file)).toString('utf8').trim().split('\n').slice(1)
       .map((l) => JSON.parse(l) as [number, string, string]).filter((e) => e[1] === 'o');
     // Character offset in the whole output -> time of the event that carried it.
     const starts: number[] = [];
