@@ -11,7 +11,7 @@ import { InstanceRegistry } from '../../src/instances.js';
 import { verifyPassword } from '../../src/password.js';
 import { RedisKeys } from '../../src/redis-keys.js';
 import { Registry, type SessionRecord } from '../../src/registry.js';
-import { openSession, type LiveSession } from '../helpers/live-session.js';
+import { liveRecord, openSession } from '../helpers/live-session.js';
 import { makeTempDir, waitUntil } from '../helpers/processes.js';
 import { startRedis, uniquePrefix, type RedisHandle } from '../helpers/redis.js';
 import { runSsh } from '../helpers/ssh-client.js';
@@ -49,16 +49,6 @@ afterAll(async () => {
 });
 
 const cli = (...args: string[]) => runCli([...args, '--config', warden.configFile]);
-
-async function liveRecord(registry: Registry, marker: string, live: LiveSession): Promise<SessionRecord> {
-  await waitUntil(`session ${marker} up`, async () => live.out().includes(marker), { timeoutMs: 30_000, details: () => live.err() });
-  let rec: SessionRecord | undefined;
-  await waitUntil(`record of ${marker}`, async () => {
-    rec = (await registry.listLive()).find((r) => r.command?.includes(marker));
-    return rec !== undefined;
-  });
-  return rec!;
-}
 
 describe('warden sessions and warden commands', () => {
   it('sessions lists a live session, and --all --json shows it finished with its reason', async () => {

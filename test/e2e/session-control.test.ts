@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisKeys } from '../../src/redis-keys.js';
 import { Registry, type SessionRecord } from '../../src/registry.js';
 import { Redis } from 'ioredis';
-import { openSession, type LiveSession } from '../helpers/live-session.js';
+import { liveRecord as liveRecordIn, openSession, type LiveSession } from '../helpers/live-session.js';
 import { waitUntil } from '../helpers/processes.js';
 import { startRedis, uniquePrefix, type RedisHandle } from '../helpers/redis.js';
 import { runSsh } from '../helpers/ssh-client.js';
@@ -45,15 +45,7 @@ afterAll(async () => {
   await Promise.all([sshd?.stop(), redis?.stop()]);
 });
 
-async function liveRecord(marker: string, live: LiveSession): Promise<SessionRecord> {
-  await waitUntil(`session ${marker} up`, async () => live.out().includes(marker));
-  let rec: SessionRecord | undefined;
-  await waitUntil(`record of ${marker}`, async () => {
-    rec = (await registry.listLive()).find((r) => r.command?.includes(marker));
-    return rec !== undefined;
-  });
-  return rec!;
-}
+const liveRecord = (marker: string, live: LiveSession): Promise<SessionRecord> => liveRecordIn(registry, marker, live);
 
 describe('kill', () => {
   it('kills a session owned by instance A with the CLI run against B\'s config, and the user sees who and why', async () => {

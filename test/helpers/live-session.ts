@@ -3,7 +3,8 @@
  * messages arrive on stderr), for tests that kill, time out or reap it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { trackChild } from './processes.js';
+import type { Registry, SessionRecord } from '../../src/registry.js';
+import { trackChild, waitUntil } from './processes.js';
 import { BASE_OPTIONS } from './ssh-client.js';
 
 export interface LiveSession {
@@ -22,4 +23,15 @@ export function openSession(w: { port: number; aliceKey: string }, marker: strin
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (err += d));
   return { child, out: () => out, err: () => err, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
+}
+
+/** The live record of a session opened with openSession, once it is up. */
+export async function liveRecord(registry: Registry, marker: string, live: LiveSession): Promise<SessionRecord> {
+  await waitUntil(`session ${marker} up`, async () => live.out().includes(marker), { timeoutMs: 30_000, details: () => live.err() });
+  let rec: SessionRecord | undefined;
+  await waitUntil(`record of ${marker}`, async () => {
+    rec = (await registry.listLive()).find((r) => r.command?.includes(marker));
+    return rec !== undefined;
+  });
+  return rec!;
 }

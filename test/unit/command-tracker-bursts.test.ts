@@ -5,27 +5,16 @@
  * chunk. command-tracker.test.ts replays the same files key by key; the log must not depend on
  * how the keys were chunked.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CommandTracker, type CommandEntry } from '../../src/commands/command-tracker.js';
-
-type Event = ['i' | 'o', number, string];
-interface Fixture {
-  cols: number;
-  rows: number;
-  events: Event[];
-}
-
-function load(name: string): Fixture {
-  return JSON.parse(readFileSync(new URL(`../fixtures/terminal/${name}.json`, import.meta.url), 'utf8')) as Fixture;
-}
+import { EXPECTED, load, type Event } from '../helpers/terminal-fixtures.js';
 
 /**
  * One input chunk per line (closed by Enter, Ctrl-C, Ctrl-D or the exit of a full-screen
  * program), at the time of its last key;
  * the output recorded meanwhile (the echoes) is delivered after it, in its order.
  */
-export function bursts(events: Event[]): Event[] {
+function bursts(events: Event[]): Event[] {
   const out: Event[] = [];
   let keys: Event[] = [];
   let held: Event[] = [];
@@ -76,28 +65,6 @@ describe('bursts()', () => {
     expect(bursts(events)).toEqual([['o', 0, '$ '], ['i', 30, 'ls\r'], ['o', 30, 'l'], ['o', 30, 's'], ['o', 31, '\r\nfile\r\n$ ']]);
   });
 });
-
-const EXPECTED: Record<string, Array<string | { command: string; fullscreen: true }>> = {
-  plain: ['echo hello'],
-  'tab-completion': ['cat warden-notes.txt', 'ls warden-plan.txt'],
-  history: ['echo first', 'echo first again', 'echo first again'],
-  edit: ['echo hello world'],
-  'ctrl-c': ['echo start', 'echo kept'],
-  multi: ['echo one; echo two && echo three'],
-  paste: ['echo pasted | tr a-z A-Z', 'echo line1\necho line2'],
-  fullscreen: [
-    { command: 'vim -u NONE -N notes.txt', fullscreen: true },
-    { command: 'less notes.txt', fullscreen: true },
-    'echo after',
-  ],
-  password: ["read -s -p 'Password: ' pw; echo; echo got ${#pw}", "read -s -p 'PIN: ' pin", 'echo done'],
-  'secret-shown': ['read -s -p \'Secret: \' s; echo "[$s]"', 'echo ok'],
-  'secret-echoed': ['read -s -p \'Token: \' tok; echo "$tok"', 'echo ok'],
-  'long-line': [`echo ${'abcdefghij'.repeat(9)} end`],
-  fast: ['echo fast', 'echo typed ahead'],
-  'type-ahead': ['sleep 1', 'echo next'],
-  'clear-screen': ['echo one', 'echo two'],
-};
 
 /**
  * Known gaps, each an open bug (listed in the lead's closing note); `it.fails` turns red when
