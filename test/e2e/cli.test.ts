@@ -40,7 +40,7 @@ beforeAll(async () => {
   });
   conn = new Redis(redis.url, { maxRetriesPerRequest: null });
   conn.on('error', () => {});
-}, 60_000);
+});
 
 afterAll(async () => {
   conn?.disconnect();
@@ -201,7 +201,7 @@ describe('max duration', () => {
     expect(rec).toMatchObject({ reason: 'max_duration', detail: '4s' });
     // Warden's own clock: not before the maximum (how late is the benchmark's business).
     expect(rec!.finish! - rec!.start).toBeGreaterThanOrEqual(4_000);
-  }, 60_000);
+  });
 });
 
 describe('warden kill when the owner cannot answer', () => {

@@ -98,7 +98,7 @@ describe('exec through Warden', () => {
     child.stdout.resume();
     expect(await exited).toBe(0);
     expect(received).toBe(total);
-  }, 60_000);
+  });
 
   it('records the session in the registry with its outcome', async () => {
     const res = await asAlice('alice@target@web1', 'echo registry-check; exit 7');

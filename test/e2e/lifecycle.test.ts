@@ -67,7 +67,7 @@ describe('no leaks', () => {
     const baseline = heapAfterGc();
 
     await sessions(200, 4);
-    await waitUntil('all sessions finished', async () => (await warden.instance.supervisor.count()) === 0 && (await registry.liveIds()).length === 0, { timeoutMs: 15_000 });
+    await waitUntil('all sessions finished', async () => (await warden.instance.supervisor.count()) === 0 && (await registry.liveIds()).length === 0, { timeoutMs: 60_000 });
     expect(await registry.liveIds(warden.instance.id)).toEqual([]);
     const finished = await registry.listRecent(1000);
     expect(finished.filter((r) => r.kind === 'exec').length).toBeGreaterThanOrEqual(300);
@@ -100,7 +100,7 @@ describe('hostile clients', () => {
 
   it('refuses a source address fleet-wide after repeated failures, even with the right password', async () => {
     // Two instances sharing one Redis and one prefix: failures on one count on the other.
-    const strictAuth = '{ maxTries: 6, loginGraceTime: 2s, penaltyThreshold: 3, penaltyWindow: 1m }';
+    const strictAuth = '{ maxTries: 6, loginGraceTime: 60s, penaltyThreshold: 3, penaltyWindow: 1m }';
     const prefix = uniquePrefix();
     const [first, second] = await Promise.all([
       startWarden({ redisUrl: redis.url, sshd, prefix, auth: strictAuth }),
@@ -130,28 +130,40 @@ describe('hostile clients', () => {
     }
   });
 
-  it('closes a connection that never authenticates after the login grace time', async () => {
-    const started = Date.now();
-    const sock = net.connect(warden.port, '127.0.0.1');
-    let banner = '';
-    sock.on('data', (d) => (banner += d.toString('latin1')));
-    sock.write('SSH-2.0-slowpoke\r\n');
-    await new Promise<void>((resolve) => sock.on('close', () => resolve()));
-    const took = Date.now() - started;
-    expect(banner).toMatch(/^SSH-2\.0-Warden/);
-    // Not before the 2 s grace time (a lower bound cannot flake on a slow machine); how late
-    // is the benchmark's business, and the test's own timeout bounds "never".
-    expect(took).toBeGreaterThanOrEqual(1_900);
-    await waitUntil('auth_timeout recorded', async () => (await warden.instance.registry.listRecent(50)).some((r) => r.reason === 'auth_timeout'));
-  });
+  describe('login grace time', () => {
+    // Its own instance with a 2 s grace: the file's instance has a generous one, so logins on a
+    // loaded machine (scrypt, many test files at once) are not cut off by it.
+    let graceful: WardenHandle;
+    beforeAll(async () => {
+      graceful = await startWarden({ redisUrl: redis.url, sshd, auth: '{ maxTries: 6, loginGraceTime: 2s }' });
+    });
+    afterAll(async () => {
+      await graceful?.stop();
+    });
 
-  it('closes a connection that never even sends its SSH version line', async () => {
-    const started = Date.now();
-    const sock = net.connect(warden.port, '127.0.0.1');
-    sock.on('data', () => {});
-    await new Promise<void>((resolve) => sock.on('close', () => resolve()));
-    // Closed by the login grace time, not at once (the test's timeout bounds "never").
-    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+    it('closes a connection that never authenticates after the login grace time', async () => {
+      const started = Date.now();
+      const sock = net.connect(graceful.port, '127.0.0.1');
+      let banner = '';
+      sock.on('data', (d) => (banner += d.toString('latin1')));
+      sock.write('SSH-2.0-slowpoke\r\n');
+      await new Promise<void>((resolve) => sock.on('close', () => resolve()));
+      const took = Date.now() - started;
+      expect(banner).toMatch(/^SSH-2\.0-Warden/);
+      // Not before the 2 s grace time (a lower bound cannot flake on a slow machine); how late
+      // is the benchmark's business, and the test's own timeout bounds "never".
+      expect(took).toBeGreaterThanOrEqual(1_900);
+      await waitUntil('auth_timeout recorded', async () => (await graceful.instance.registry.listRecent(50)).some((r) => r.reason === 'auth_timeout'));
+    });
+
+    it('closes a connection that never even sends its SSH version line', async () => {
+      const started = Date.now();
+      const sock = net.connect(graceful.port, '127.0.0.1');
+      sock.on('data', () => {});
+      await new Promise<void>((resolve) => sock.on('close', () => resolve()));
+      // Closed by the login grace time, not at once (the test's timeout bounds "never").
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+    });
   });
 
   it('survives garbage instead of an SSH handshake and keeps serving', async () => {

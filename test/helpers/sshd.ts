@@ -325,7 +325,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdHandle> {
       logPath,
       log,
       connectionCount: () => (log().match(/Connection from /g) ?? []).length,
-      async waitForLog(re, timeoutMs = 10_000) {
+      async waitForLog(re, timeoutMs = 30_000) {
         const regex = typeof re === 'string' ? new RegExp(re.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : re;
         await waitUntil(`sshd log to match ${regex}`, async () => regex.test(log()), {
           timeoutMs,

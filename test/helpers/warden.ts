@@ -70,7 +70,7 @@ hostKeyFile: ./host_ed25519
 dataDir: ./data
 redis: ${opts.redisUrl}
 redisPrefix: ${opts.prefix ?? uniquePrefix()}
-auth: ${opts.auth ?? '{ maxTries: 6, loginGraceTime: 2s }'}
+auth: ${opts.auth ?? '{ maxTries: 6, loginGraceTime: 60s }'}
 target: { connectTimeout: 3s, keepaliveInterval: 15s }
 registry: { activityFlushInterval: 200ms }
 users:
