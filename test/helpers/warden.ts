@@ -71,7 +71,7 @@ dataDir: ./data
 redis: ${opts.redisUrl}
 redisPrefix: ${opts.prefix ?? uniquePrefix()}
 auth: ${opts.auth ?? '{ maxTries: 6, loginGraceTime: 60s }'}
-target: { connectTimeout: 3s, keepaliveInterval: 15s }
+target: { connectTimeout: 30s, keepaliveInterval: 15s }
 registry: { activityFlushInterval: 200ms }
 users:
   alice:
