@@ -88,8 +88,8 @@ describe('warden sessions and warden commands', () => {
     }, { timeoutMs: 30_000, intervalMs: 500 });
     const bySession = await cli('commands', '--session', id.slice(0, 16));
     expect(bySession.code, bySession.stderr).toBe(0);
-    expect(bySession.stdout).toMatch(/^TIME\s+SESSION\s+USER\s+ASSET\s+ACCOUNT\s+AT \(s\)\s+TAG\s+COMMAND/);
-    expect(bySession.stdout).toContain(`${id}`);
+    expect(bySession.stdout).toMatch(/^TIME\s+SESSION\.CHANNEL\s+USER\s+ASSET\s+ACCOUNT\s+AT \(s\)\s+TAG\s+COMMAND/);
+    expect(bySession.stdout).toContain(`${id}.1`);
     expect(bySession.stdout).toMatch(/alice\s+web1\s+target\s+\d+\.\d\s+exec\s+echo cli-logged-\$\(\(6\*7\)\)/);
     const rows = bySession.stdout.trim().split('\n').slice(1);
     expect(rows).toHaveLength(1);
