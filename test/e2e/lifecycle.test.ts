@@ -78,7 +78,7 @@ describe('no leaks', () => {
     // A leak of one session's objects (relay, actor, ssh2 connection) is tens of KiB; 200 of
     // them would be several MiB.
     expect(grown).toBeLessThan(2 * 1024 * 1024);
-  }, 180_000);
+  }, 900_000); // 220+ sessions: minutes when the machine is shared
 });
 
 describe('hostile clients', () => {
