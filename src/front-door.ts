@@ -13,11 +13,24 @@ import { makePrivateDir, PRIVATE_FILE } from './private-files.js';
 import { serverAlgorithms } from './ssh-algorithms.js';
 import { Admission, sourceOf, type MaxStartups } from './admission.js';
 
+/**
+ * A new ed25519 key pair in OpenSSH format. ssh2's generator strips leading zero bytes of the
+ * public key, so about one key in 256 cannot be parsed back (mscdex/ssh2#1513), and a Warden
+ * that made one could never start: keep only a pair that parses.
+ */
+export function newHostKeyPair(): { private: string; public: string } {
+  for (let attempt = 1; ; attempt++) {
+    const pair = sshUtils.generateKeyPairSync('ed25519', { comment: 'warden host key' });
+    if (!(sshUtils.parseKey(pair.private) instanceof Error) && !(sshUtils.parseKey(pair.public) instanceof Error)) return pair;
+    if (attempt >= 16) throw new Error('could not generate a parsable ed25519 host key');
+  }
+}
+
 /** Load the bastion's host key, creating an ed25519 key (0600) on first start. */
 export function loadOrCreateHostKey(file: string, log: Logger): Buffer {
   if (!existsSync(file)) {
     makePrivateDir(dirname(file));
-    const pair = sshUtils.generateKeyPairSync('ed25519', { comment: 'warden host key' });
+    const pair = newHostKeyPair();
     writeFileSync(file, pair.private, { mode: PRIVATE_FILE });
     // Public, but it usually sits in dataDir, where everything is private.
     writeFileSync(`${file}.pub`, `${pair.public}\n`, { mode: PRIVATE_FILE });

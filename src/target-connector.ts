@@ -74,10 +74,15 @@ export async function connectTarget(opts: ConnectOptions): Promise<ClientT> {
           done(true);
           return;
         }
+        // A tofu asset's key was trusted on first use, not pinned by an admin: say which, and
+        // the one fix that applies.
         mismatch = fail(
           'hostkey_mismatch',
-          `Asset "${p.asset}" presented ${blobType(key)} ${fingerprint(key)} but ${fingerprint(pinned.blob)} is pinned. ` +
-            `If the change is expected, an admin must update the asset's hostKey (or run \`warden hostkeys --forget ${p.asset}\` for tofu assets).`,
+          assetCfg.hostKey === 'tofu'
+            ? `Asset "${p.asset}" presented ${blobType(key)} ${fingerprint(key)} but ${fingerprint(pinned.blob)} was trusted on first use. ` +
+                `If the change is expected, an admin must run \`warden hostkeys --forget ${p.asset}\`.`
+            : `Asset "${p.asset}" presented ${blobType(key)} ${fingerprint(key)} but ${fingerprint(pinned.blob)} is pinned. ` +
+                `If the change is expected, an admin must update the asset's hostKey.`,
         );
         opts.onMismatch({ asset: p.asset, expected: fingerprint(pinned.blob), presented: fingerprint(key) });
         done(false);

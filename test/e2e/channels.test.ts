@@ -114,7 +114,7 @@ describe('OpenSSH ControlMaster', () => {
 
     const json = JSON.parse((await runCli(['sessions', '--all', '--json', '--config', warden.configFile])).stdout) as { recent: SessionRecord[] };
     expect(json.recent.find((r) => r.id === id)?.channels).toHaveLength(4);
-  }, 60_000);
+  });
 });
 
 describe('paramiko', () => {
@@ -148,7 +148,7 @@ c.close()
     expect(castText(rec, 1)).toContain('para-one-2');
     expect(castText(rec, 2)).toContain('para-two-3');
     expect(castText(rec, 2)).not.toContain('para-one');
-  }, 30_000);
+  });
 });
 
 describe('recording under pressure', () => {

@@ -6,12 +6,13 @@ import { createHash } from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, makeTempDir, removeTempDir, waitUntil } from '../helpers/processes.js';
+import { makeTempDir, removeTempDir, waitUntil } from '../helpers/processes.js';
 import { startRedis, type RedisHandle } from '../helpers/redis.js';
 import { BASE_OPTIONS, runScp, runSftp, runSsh } from '../helpers/ssh-client.js';
 import { spawn } from 'node:child_process';
-import { startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { authLinesOfNextConnection, startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { startTerminal } from '../helpers/tmux.js';
+import { wrongPasswords } from '../helpers/bad-logins.js';
 import { aliceSsh, ALICE_PASSWORD, startWarden, type WardenHandle } from '../helpers/warden.js';
 
 let redis: RedisHandle;
@@ -21,7 +22,7 @@ let shared: string;
 
 beforeAll(async () => {
   [redis, sshd] = await Promise.all([startRedis(), startSshd()]);
-  warden = await startWarden({ redisUrl: redis.url, sshd, deadPort: await freePort() });
+  warden = await startWarden({ redisUrl: redis.url, sshd });
   shared = makeTempDir('warden-files-');
   chmodSync(shared, 0o777);
 });
@@ -97,7 +98,7 @@ describe('exec through Warden', () => {
     child.stdout.resume();
     expect(await exited).toBe(0);
     expect(received).toBe(total);
-  }, 60_000);
+  });
 
   it('records the session in the registry with its outcome', async () => {
     const res = await asAlice('alice@target@web1', 'echo registry-check; exit 7');
@@ -212,6 +213,7 @@ describe('refusals', () => {
   });
 
   it('a host-key mismatch is refused before credentials, naming both fingerprints', async () => {
+    const logFrom = sshd.log().length;
     const res = await asAlice('alice@target@evil', 'true');
     expect(res.code).toBe(255);
     expect(res.stderr).toContain('host key changed');
@@ -220,8 +222,8 @@ describe('refusals', () => {
     expect(res.stderr).toContain('an admin must update');
     const audit = warden.logs().find((l) => l.event === 'hostkey_mismatch');
     expect(audit).toMatchObject({ asset: 'evil', presented: sshd.hostKeyFingerprint });
-    // sshd saw the key exchange but no authentication attempt from Warden.
-    expect(sshd.log()).not.toMatch(/Accepted publickey.*\n(?![\s\S]*Accepted publickey)[\s\S]*evil/);
+    // sshd saw Warden's connection end without a single authentication request.
+    expect(await authLinesOfNextConnection(sshd, logFrom)).toEqual([]);
   });
 
   it('trusts a tofu asset on first use and remembers the key', async () => {
@@ -231,11 +233,11 @@ describe('refusals', () => {
     expect(stored).toBe(sshd.hostKeyLine);
   });
 
-  it('a target that is down gives a clear error within the connect timeout', async () => {
+  it('a target that is down gives a clear error', async () => {
     const res = await asAlice('alice@target@down', 'true');
     expect(res.code).toBe(255);
+    // ECONNREFUSED (not a connect timeout) shows the refusal was passed on as it came.
     expect(res.stderr).toMatch(/Cannot reach the target .*ECONNREFUSED/);
-    expect(res.ms).toBeLessThan(5_000);
   });
 
   it('refuses remote port forwarding with a clear message', async () => {
@@ -245,8 +247,23 @@ describe('refusals', () => {
   });
 
   it('records refused sessions with their reason', async () => {
-    await waitUntil('refusals recorded', async () => (await warden.instance.registry.listRecent(50)).some((r) => r.reason === 'hostkey_mismatch'));
-    const reasons = new Set((await warden.instance.registry.listRecent(100)).map((r) => r.reason));
-    for (const r of ['denied', 'hostkey_mismatch', 'target_unreachable', 'auth_failed'].filter((x) => x !== 'auth_failed')) expect(reasons).toContain(r);
+    // Its own refusals, so the test does not depend on the ones above having run first.
+    const since = Date.now();
+    const tag = `echo reasons-${since}`;
+    const [, , , bad] = await Promise.all([
+      asAlice('alice@target@secret', tag),
+      asAlice('alice@target@evil', tag),
+      asAlice('alice@target@down', tag),
+      wrongPasswords(warden.port, 'alice@target@web1'),
+    ]);
+    expect(bad.outcome).not.toBe('ready');
+    const want = ['denied', 'hostkey_mismatch', 'target_unreachable', 'auth_failed'];
+    let got: string[] = [];
+    await waitUntil('refusals recorded', async () => {
+      const recent = (await warden.instance.registry.listRecent(200)).filter((r) => r.start >= since - 1_000);
+      got = want.filter((w) => recent.some((r) => r.reason === w));
+      return got.length === want.length;
+    }, { timeoutMs: 20_000, details: () => `recorded: ${got.join(', ')}` });
+    expect(got).toEqual(want);
   });
 });

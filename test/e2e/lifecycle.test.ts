@@ -7,9 +7,10 @@ import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../../src/ssh2.js';
+import type { SessionRecord } from '../../src/registry.js';
+import { wrongPasswords } from '../helpers/bad-logins.js';
 import { waitUntil } from '../helpers/processes.js';
-import { startRedis, type RedisHandle } from '../helpers/redis.js';
+import { startRedis, uniquePrefix, type RedisHandle } from '../helpers/redis.js';
 import { BASE_OPTIONS, runSsh } from '../helpers/ssh-client.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { ALICE_PASSWORD, startWarden, type WardenHandle } from '../helpers/warden.js';
@@ -66,7 +67,7 @@ describe('no leaks', () => {
     const baseline = heapAfterGc();
 
     await sessions(200, 4);
-    await waitUntil('all sessions finished', async () => (await warden.instance.supervisor.count()) === 0 && (await registry.liveIds()).length === 0, { timeoutMs: 15_000 });
+    await waitUntil('all sessions finished', async () => (await warden.instance.supervisor.count()) === 0 && (await registry.liveIds()).length === 0, { timeoutMs: 60_000 });
     expect(await registry.liveIds(warden.instance.id)).toEqual([]);
     const finished = await registry.listRecent(1000);
     expect(finished.filter((r) => r.kind === 'exec').length).toBeGreaterThanOrEqual(300);
@@ -77,76 +78,92 @@ describe('no leaks', () => {
     // A leak of one session's objects (relay, actor, ssh2 connection) is tens of KiB; 200 of
     // them would be several MiB.
     expect(grown).toBeLessThan(2 * 1024 * 1024);
-  }, 180_000);
+  }, 900_000); // 220+ sessions: minutes when the machine is shared
 });
 
 describe('hostile clients', () => {
-  it('disconnects after 6 failed authentication attempts on one connection', async () => {
-    let attempts = 0;
-    const closed = await new Promise<string>((resolve) => {
-      const c = new Client();
-      c.on('error', (err) => resolve(`error: ${err.message}`));
-      c.on('close', () => resolve('closed'));
-      c.on('ready', () => resolve('ready?!'));
-      c.connect({
-        host: '127.0.0.1',
-        port: warden.port,
-        username: 'alice@web1',
-        authHandler: (_methods, _partial, next) => {
-          attempts++;
-          if (attempts > 20) return next(false as never);
-          next({ type: 'password', username: 'alice@web1', password: `wrong-${attempts}` });
-        },
-      });
+  it('disconnects after 6 failed authentication attempts on one connection, without a 7th prompt', async () => {
+    const since = Date.now();
+    const { attempts, outcome } = await wrongPasswords(warden.port, 'alice@web1');
+    expect(outcome).not.toBe('ready');
+    // OpenSSH's MaxAuthTries 6: the 6th failure is answered with a disconnect, so the client
+    // is asked for a password exactly 6 times.
+    expect(attempts).toBe(6);
+    let rec: SessionRecord | undefined;
+    await waitUntil('auth_failed recorded', async () => {
+      rec = (await warden.instance.registry.listRecent(50)).find((r) => r.reason === 'auth_failed' && r.start >= since - 1_000);
+      return rec !== undefined;
     });
-    expect(closed).not.toBe('ready?!');
-    // The client may send a 7th attempt before it sees the disconnect; it is never answered.
-    expect(attempts).toBeLessThanOrEqual(7);
-    await waitUntil('auth_failed recorded', async () => (await warden.instance.registry.listRecent(50)).some((r) => r.reason === 'auth_failed'));
-    const rec = (await warden.instance.registry.listRecent(50)).find((r) => r.reason === 'auth_failed')!;
-    const failures = warden.logs().filter((l) => l.event === 'auth_failure' && l.session === rec.id);
+    const failures = warden.logs().filter((l) => l.event === 'auth_failure' && l.session === rec!.id);
     expect(failures).toHaveLength(6);
   });
 
   it('refuses a source address fleet-wide after repeated failures, even with the right password', async () => {
-    const strict = await startWarden({ redisUrl: redis.url, sshd, auth: '{ maxTries: 6, loginGraceTime: 2s, penaltyThreshold: 3, penaltyWindow: 1m }' });
+    // Two instances sharing one Redis and one prefix: failures on one count on the other.
+    const strictAuth = '{ maxTries: 6, loginGraceTime: 60s, penaltyThreshold: 3, penaltyWindow: 1m }';
+    const prefix = uniquePrefix();
+    const [first, second] = await Promise.all([
+      startWarden({ redisUrl: redis.url, sshd, prefix, auth: strictAuth }),
+      startWarden({ redisUrl: redis.url, sshd, prefix, auth: strictAuth }),
+    ]);
     try {
+      const before = await runSsh({ port: second.port, login: 'alice@web1', password: ALICE_PASSWORD, command: 'echo in' });
+      expect(before.stdout.toString()).toBe('in\n');
       for (let i = 0; i < 3; i++) {
-        const bad = await runSsh({ port: strict.port, login: 'alice@web1', password: 'wrong', command: 'true' });
+        const bad = await runSsh({ port: first.port, login: 'alice@web1', password: 'wrong', command: 'true' });
         expect(bad.code).toBe(255);
       }
-      const good = await runSsh({ port: strict.port, login: 'alice@web1', password: ALICE_PASSWORD, command: 'echo in' });
-      expect(good.code).toBe(255);
+      // The failures reach Redis asynchronously (never on the login path): poll, do not sleep.
+      let good = await runSsh({ port: second.port, login: 'alice@web1', password: ALICE_PASSWORD, command: 'echo in' });
+      await waitUntil('second instance refuses the source', async () => {
+        if (good.code === 255) return true;
+        good = await runSsh({ port: second.port, login: 'alice@web1', password: ALICE_PASSWORD, command: 'echo in' });
+        return good.code === 255;
+      }, { timeoutMs: 15_000, intervalMs: 200 });
       expect(good.stdout.toString()).toBe('');
-      expect(strict.logs().some((l) => l.msg === 'source refused: too many failed logins')).toBe(true);
-      // The first instance shares nothing with this one's prefix: it still lets alice in.
+      expect(second.logs().some((l) => l.msg === 'source refused: too many failed logins')).toBe(true);
+      // An instance of another fleet (another prefix on the same Redis) shares nothing: it still lets alice in.
       const other = await runSsh({ port: warden.port, login: 'alice@web1', password: ALICE_PASSWORD, command: 'echo in' });
       expect(other.stdout.toString()).toBe('in\n');
     } finally {
-      await strict.stop();
+      await Promise.all([first.stop(), second.stop()]);
     }
   });
 
-  it('closes a connection that never authenticates after the login grace time', async () => {
-    const started = Date.now();
-    const sock = net.connect(warden.port, '127.0.0.1');
-    let banner = '';
-    sock.on('data', (d) => (banner += d.toString('latin1')));
-    sock.write('SSH-2.0-slowpoke\r\n');
-    await new Promise<void>((resolve) => sock.on('close', () => resolve()));
-    const took = Date.now() - started;
-    expect(banner).toMatch(/^SSH-2\.0-Warden/);
-    expect(took).toBeGreaterThanOrEqual(1_900);
-    expect(took).toBeLessThan(6_000);
-    await waitUntil('auth_timeout recorded', async () => (await warden.instance.registry.listRecent(50)).some((r) => r.reason === 'auth_timeout'));
-  });
+  describe('login grace time', () => {
+    // Its own instance with a 2 s grace: the file's instance has a generous one, so logins on a
+    // loaded machine (scrypt, many test files at once) are not cut off by it.
+    let graceful: WardenHandle;
+    beforeAll(async () => {
+      graceful = await startWarden({ redisUrl: redis.url, sshd, auth: '{ maxTries: 6, loginGraceTime: 2s }' });
+    });
+    afterAll(async () => {
+      await graceful?.stop();
+    });
 
-  it('closes a connection that never even sends its SSH version line', async () => {
-    const started = Date.now();
-    const sock = net.connect(warden.port, '127.0.0.1');
-    sock.on('data', () => {});
-    await new Promise<void>((resolve) => sock.on('close', () => resolve()));
-    expect(Date.now() - started).toBeLessThan(6_000);
+    it('closes a connection that never authenticates after the login grace time', async () => {
+      const started = Date.now();
+      const sock = net.connect(graceful.port, '127.0.0.1');
+      let banner = '';
+      sock.on('data', (d) => (banner += d.toString('latin1')));
+      sock.write('SSH-2.0-slowpoke\r\n');
+      await new Promise<void>((resolve) => sock.on('close', () => resolve()));
+      const took = Date.now() - started;
+      expect(banner).toMatch(/^SSH-2\.0-Warden/);
+      // Not before the 2 s grace time (a lower bound cannot flake on a slow machine); how late
+      // is the benchmark's business, and the test's own timeout bounds "never".
+      expect(took).toBeGreaterThanOrEqual(1_900);
+      await waitUntil('auth_timeout recorded', async () => (await graceful.instance.registry.listRecent(50)).some((r) => r.reason === 'auth_timeout'));
+    });
+
+    it('closes a connection that never even sends its SSH version line', async () => {
+      const started = Date.now();
+      const sock = net.connect(graceful.port, '127.0.0.1');
+      sock.on('data', () => {});
+      await new Promise<void>((resolve) => sock.on('close', () => resolve()));
+      // Closed by the login grace time, not at once (the test's timeout bounds "never").
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+    });
   });
 
   it('survives garbage instead of an SSH handshake and keeps serving', async () => {

@@ -2,18 +2,18 @@
  * Session control across instances: two Warden processes share one real Redis; kills,
  * idle timeouts, the reaper and a Redis restart, driven with the real ssh client and CLI.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisKeys } from '../../src/redis-keys.js';
 import { Registry, type SessionRecord } from '../../src/registry.js';
 import { Redis } from 'ioredis';
-import { freePort, trackChild, waitUntil } from '../helpers/processes.js';
+import { liveRecord as liveRecordIn, openSession, type LiveSession } from '../helpers/live-session.js';
+import { waitUntil } from '../helpers/processes.js';
 import { startRedis, uniquePrefix, type RedisHandle } from '../helpers/redis.js';
-import { BASE_OPTIONS, runSsh } from '../helpers/ssh-client.js';
+import { runSsh } from '../helpers/ssh-client.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { startTerminal } from '../helpers/tmux.js';
 import { runCli, spawnWarden, type WardenProcess } from '../helpers/warden-process.js';
-import { aliceSsh } from '../helpers/warden.js';
+import { aliceSsh, type WardenOptions } from '../helpers/warden.js';
 
 let redis: RedisHandle;
 let sshd: SshdHandle;
@@ -21,22 +21,25 @@ let a: WardenProcess;
 let b: WardenProcess;
 let registry: Registry;
 let conn: Redis;
+/** Settings every instance of this file shares (one fleet: same Redis, same prefix). */
+let common: WardenOptions & { prefix: string };
 
-const timing = `instance: { heartbeatInterval: 500ms, lease: 2s, reaperInterval: 500ms }`;
+// A lease long enough that a Redis restart on a loaded machine does not outlast it (then the
+// other instance would rightly reap a live instance's sessions); the reaper test waits for it.
+const timing = `instance: { heartbeatInterval: 1s, lease: 10s, reaperInterval: 1s }`;
 const idleGrant = `  - { users: [alice], assets: [idle1], accounts: [target], session: { idleTimeout: 3s, idleWarning: 1s } }`;
 
 beforeAll(async () => {
   [redis, sshd] = await Promise.all([startRedis(), startSshd()]);
-  const prefix = uniquePrefix();
-  const common = { redisUrl: redis.url, sshd, prefix, extraYaml: timing, extraGrants: idleGrant };
+  common = { redisUrl: redis.url, sshd, prefix: uniquePrefix(), extraYaml: timing, extraGrants: idleGrant };
   [a, b] = await Promise.all([
-    spawnWarden({ ...common, port: await freePort(), instanceId: 'inst-a' }),
-    spawnWarden({ ...common, port: await freePort(), instanceId: 'inst-b' }),
+    spawnWarden({ ...common, instanceId: 'inst-a' }),
+    spawnWarden({ ...common, instanceId: 'inst-b' }),
   ]);
   conn = new Redis(redis.url, { maxRetriesPerRequest: null });
   conn.on('error', () => {});
-  registry = new Registry(conn, new RedisKeys(prefix), { retentionMs: 86_400_000, historyMax: 1000 });
-}, 60_000);
+  registry = new Registry(conn, new RedisKeys(common.prefix), { retentionMs: 86_400_000, historyMax: 1000 });
+});
 
 afterAll(async () => {
   conn?.disconnect();
@@ -44,33 +47,7 @@ afterAll(async () => {
   await Promise.all([sshd?.stop(), redis?.stop()]);
 });
 
-interface Live {
-  child: ChildProcess;
-  out: () => string;
-  err: () => string;
-  exited: Promise<number | null>;
-}
-
-/** A long-running exec session through an instance (no pty: messages arrive on stderr). */
-function openSession(w: WardenProcess, marker: string): Live {
-  const child = spawn('ssh', [...BASE_OPTIONS, '-i', w.aliceKey, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-p', String(w.port), '-l', 'alice@target@web1', '127.0.0.1', `echo ${marker}; exec sleep 120`]);
-  trackChild(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  return { child, out: () => out, err: () => err, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
-}
-
-async function liveRecord(marker: string, live: Live): Promise<SessionRecord> {
-  await waitUntil(`session ${marker} up`, async () => live.out().includes(marker));
-  let rec: SessionRecord | undefined;
-  await waitUntil(`record of ${marker}`, async () => {
-    rec = (await registry.listLive()).find((r) => r.command?.includes(marker));
-    return rec !== undefined;
-  });
-  return rec!;
-}
+const liveRecord = (marker: string, live: LiveSession): Promise<SessionRecord> => liveRecordIn(registry, marker, live);
 
 describe('kill', () => {
   it('kills a session owned by instance A with the CLI run against B\'s config, and the user sees who and why', async () => {
@@ -128,55 +105,61 @@ describe('kill by user', () => {
 
 describe('idle timeout', () => {
   it('warns, a key press resets the clock, then disconnects with the message', async () => {
+    const since = Date.now();
     const term = await startTerminal({
       command: aliceSsh(a, 'alice@target@idle1'),
       cols: 100,
       rows: 30,
     });
+    let warnedAt = 0;
     try {
-      const started = Date.now();
-      await term.waitFor(/Idle for \d+s: this session closes in \ds\. Press any key to stay\./, 8_000);
-      const warnedAfter = Date.now() - started;
-      expect(warnedAfter).toBeGreaterThanOrEqual(1_500);
+      await term.waitFor(/Idle for \d+s: this session closes in \ds\. Press any key to stay\./, 30_000);
+      warnedAt = Date.now();
+      // Not before idleTimeout - idleWarning (2 s); a lower bound cannot flake under load.
+      expect(warnedAt - since).toBeGreaterThanOrEqual(1_900);
       await term.send('x');
       await term.sendKey('BSpace');
-      const keyAt = Date.now();
-      // The key reset the clock: 2.5 s later (past the original 3 s deadline) it is still open.
-      await new Promise((r) => setTimeout(r, 2_500));
-      expect(await term.isDead()).toBe(false);
-      await term.waitFor(/Disconnected after 3s idle/, 8_000);
-      expect(Date.now() - keyAt).toBeGreaterThanOrEqual(2_900);
+      await term.waitFor(/Disconnected after 3s idle/, 30_000);
       expect(await term.exited()).toBe(255);
     } finally {
       await term.kill();
     }
-    await waitUntil('idle_timeout recorded', async () => (await registry.listRecent(50)).some((r) => r.reason === 'idle_timeout' && r.asset === 'idle1'));
-  }, 40_000);
+    let rec: SessionRecord | undefined;
+    await waitUntil('idle_timeout recorded', async () => {
+      rec = (await registry.listRecent(50)).find((r) => r.reason === 'idle_timeout' && r.asset === 'idle1' && r.start >= since - 1_000);
+      return rec !== undefined;
+    });
+    // Warden's own clock, not the test's: the key press (the last activity) was seen after the
+    // warning was on screen, and the session ended a whole idle timeout after it, so the key
+    // moved the deadline instead of the warning's countdown ending it.
+    expect(rec!.lastActivity).toBeGreaterThanOrEqual(warnedAt);
+    expect(rec!.finish! - rec!.lastActivity).toBeGreaterThanOrEqual(2_950);
+  }, 90_000);
 
   it('a non-interactive command that keeps sending output (like a transfer) is activity, not idle', async () => {
     const res = await runSsh({ port: a.port, login: 'alice@target@idle1', identity: a.aliceKey, command: 'for i in 1 2 3 4 5 6; do echo tick $i; sleep 0.9; done' });
     expect(res.code).toBe(0);
     expect(res.stdout.toString()).toContain('tick 6');
-  }, 30_000);
+  });
 });
 
 describe('instance loss and Redis outage', () => {
-  it('kill -9 of instance A: B reaps A\'s sessions as instance_lost in time and leaves its own alone', async () => {
-    const onA = openSession(a, 'on-a');
+  it('kill -9 of an instance: B reaps its sessions as instance_lost and leaves its own alone', async () => {
+    // A victim of its own, so the tests that use A do not depend on running before this one.
+    const c = await spawnWarden({ ...common, instanceId: 'inst-c' });
+    const onC = openSession(c, 'on-c');
     const onB = openSession(b, 'on-b');
-    const recA = await liveRecord('on-a', onA);
+    const recC = await liveRecord('on-c', onC);
     const recB = await liveRecord('on-b', onB);
-    const killedAt = Date.now();
-    await a.kill9();
-    await waitUntil('A reaped', async () => (await registry.get(recA.id))?.state === 'finished', { timeoutMs: 10_000 });
-    const took = Date.now() - killedAt;
-    expect(took).toBeLessThanOrEqual(2_000 + 500 + 2_000); // lease + reaper period + slack for a loaded CI machine
-    expect(await registry.get(recA.id)).toMatchObject({ reason: 'instance_lost' });
+    await c.kill9();
+    // How soon is the benchmark's business; here: it happens, with the right reason.
+    await waitUntil('C reaped', async () => (await registry.get(recC.id))?.state === 'finished', { timeoutMs: 90_000 });
+    expect(await registry.get(recC.id)).toMatchObject({ reason: 'instance_lost' });
     expect(await registry.get(recB.id)).toMatchObject({ state: 'proxying', instance: 'inst-b' });
     expect(onB.child.exitCode).toBeNull();
     onB.child.kill();
-    onA.child.kill();
-  }, 30_000);
+    onC.child.kill();
+  });
 
   it('restarting Redis keeps live sessions flowing, and a kill right after the restart works', async () => {
     const term = await startTerminal({
@@ -205,7 +188,7 @@ describe('instance loss and Redis outage', () => {
     } finally {
       await term.kill();
     }
-  }, 40_000);
+  });
 
   it('refuses new logins clearly while Redis is down, and lets them in again after', async () => {
     await redis.kill9();
@@ -217,18 +200,24 @@ describe('instance loss and Redis outage', () => {
       await redis.restart();
     }
     await waitUntil('redis back', async () => (await conn.ping().catch(() => '')) === 'PONG');
-    await waitUntil('logins accepted again', async () => (await runSsh({ port: b.port, login: 'alice@target@web1', identity: b.aliceKey, command: 'true' })).code === 0, { timeoutMs: 10_000, intervalMs: 300 });
-    await waitUntil('refusal recorded once redis was back', async () => (await registry.listRecent(100)).some((r) => r.reason === 'unavailable'), { timeoutMs: 10_000 });
-  }, 60_000);
+    await waitUntil('logins accepted again', async () => (await runSsh({ port: b.port, login: 'alice@target@web1', identity: b.aliceKey, command: 'true' })).code === 0, { timeoutMs: 30_000, intervalMs: 300 });
+    await waitUntil('refusal recorded once redis was back', async () => (await registry.listRecent(100)).some((r) => r.reason === 'unavailable'), { timeoutMs: 30_000 });
+  });
 
-  it('lists both instances with their heartbeat and counters', async () => {
-    const res = await runCli(['terminals', '--json', '--config', b.configFile]);
-    const out = JSON.parse(res.stdout) as { instances: Array<{ id: string; alive: boolean }>; counters: Record<string, number> };
-    expect(out.instances.map((i) => i.id)).toContain('inst-b');
-    expect(out.counters.kills).toBeGreaterThanOrEqual(3);
-    expect(out.counters.idle_warnings).toBeGreaterThanOrEqual(1);
-    expect(out.counters.idle_timeouts).toBeGreaterThanOrEqual(1);
-    expect(out.counters.reaped).toBeGreaterThanOrEqual(1);
+  it('lists both instances with their heartbeat, and counts a kill', async () => {
+    const terminals = async () => {
+      const res = await runCli(['terminals', '--json', '--config', b.configFile]);
+      expect(res.code, res.stderr).toBe(0);
+      return JSON.parse(res.stdout) as { instances: Array<{ id: string; alive: boolean; heartbeat: number }>; counters: Record<string, number> };
+    };
+    const before = await terminals();
+    const live = openSession(b, 'counted');
+    const rec = await liveRecord('counted', live);
+    expect((await runCli(['kill', rec.id, '--by', 'gina', '--config', a.configFile])).code).toBe(0);
+    expect(await live.exited).toBe(255);
+    const after = await terminals();
+    for (const id of ['inst-a', 'inst-b']) expect(after.instances.find((i) => i.id === id)).toMatchObject({ alive: true, heartbeat: expect.any(Number) });
+    expect(after.counters.kills).toBe((before.counters.kills ?? 0) + 1);
+    expect(Object.keys(after.counters).sort()).toEqual(['idle_timeouts', 'idle_warnings', 'kills', 'max_duration', 'reaped']);
   });
 });
-

@@ -220,13 +220,14 @@ export async function waitUntil(
   probe: () => Promise<boolean>,
   opts: { timeoutMs?: number; intervalMs?: number; failure?: () => string | undefined; details?: () => string } = {},
 ): Promise<void> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  // Generous by default: the machine may be loaded; a deadline only bounds "never".
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   for (;;) {
     const failed = opts.failure?.();
     if (failed !== undefined) throw new Error(`${what}: ${failed}${opts.details ? `\n${opts.details()}` : ''}`);
     if (await probe()) return;
     if (Date.now() > deadline) {
-      throw new Error(`${what}: timed out after ${opts.timeoutMs ?? 10_000} ms${opts.details ? `\n${opts.details()}` : ''}`);
+      throw new Error(`${what}: timed out after ${opts.timeoutMs ?? 30_000} ms${opts.details ? `\n${opts.details()}` : ''}`);
     }
     await sleep(opts.intervalMs ?? 25);
   }

@@ -325,7 +325,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdHandle> {
       logPath,
       log,
       connectionCount: () => (log().match(/Connection from /g) ?? []).length,
-      async waitForLog(re, timeoutMs = 10_000) {
+      async waitForLog(re, timeoutMs = 30_000) {
         const regex = typeof re === 'string' ? new RegExp(re.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : re;
         await waitUntil(`sshd log to match ${regex}`, async () => regex.test(log()), {
           timeoutMs,
@@ -381,4 +381,25 @@ function sshdProcessesUsing(configPath: string): number[] {
     }
   }
   return pids;
+}
+
+/**
+ * The authentication lines sshd (LogLevel VERBOSE) logged for the first connection it
+ * accepted after log offset `from`, once that connection has ended. Any userauth request
+ * names the account ("Postponed/Accepted/Failed publickey for USER", "Disconnected from user
+ * USER", "authenticating user USER"), so [] means no credential was ever offered.
+ */
+export async function authLinesOfNextConnection(sshd: SshdHandle, from: number): Promise<string[]> {
+  let port: string | undefined;
+  await waitUntil('sshd logged a connection', async () => {
+    port = /Connection from 127\.0\.0\.1 port (\d+)/.exec(sshd.log().slice(from))?.[1];
+    return port !== undefined;
+  }, { timeoutMs: 30_000, details: () => tail(sshd.log().slice(from)) });
+  await sshd.waitForLog(new RegExp(`(Disconnected from|Connection closed by|Connection reset by) .*port ${port}\\b`), 30_000);
+  return sshd
+    .log()
+    .slice(from)
+    .split('\n')
+    .filter((l) => l.includes(`port ${port}`) || /Accepted key/.test(l))
+    .filter((l) => l.includes(sshd.user) || /publickey|password|Accepted|Postponed|Failed/.test(l));
 }

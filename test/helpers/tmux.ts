@@ -153,7 +153,7 @@ export async function startTerminal(opts: TerminalOptions): Promise<Terminal> {
     async screen() {
       return tmux(['capture-pane', '-p', '-t', 'main']);
     },
-    async waitFor(re, timeoutMs = 10_000) {
+    async waitFor(re, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       let last = '';
       for (;;) {
@@ -165,7 +165,7 @@ export async function startTerminal(opts: TerminalOptions): Promise<Terminal> {
         await sleep(50);
       }
     },
-    async exited(timeoutMs = 10_000) {
+    async exited(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const [dead = '', status = '', signal = ''] = (

@@ -3,7 +3,7 @@
  * or run several instances against one Redis, as in production.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { makeTempDir, readText, trackChild, tryConnect, waitUntil } from './processes.js';
@@ -38,15 +38,21 @@ export function ensureBuilt(): void {
   if (!existsSync(path.join(REPO_ROOT, 'dist/src/cli.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
 }
 
-export async function spawnWarden(opts: WardenOptions & SpawnOptions & { port: number }): Promise<WardenProcess> {
+/**
+ * Start `warden start`; without `port` it binds one itself (listen 127.0.0.1:0) and the port is
+ * read back from its "listening" log line: a port picked here and bound there could be taken
+ * meanwhile.
+ */
+export async function spawnWarden(opts: WardenOptions & SpawnOptions): Promise<WardenProcess> {
   ensureBuilt();
   const dir = makeTempDir('warden-proc-');
-  const { configFile, aliceKey } = await writeWardenConfig(dir, opts);
+  const { configFile, aliceKey } = await writeWardenConfig(dir, { ...opts, port: opts.port ?? 0 });
   return launch(configFile, aliceKey, opts);
 }
 
-async function launch(configFile: string, aliceKey: string, opts: SpawnOptions & { port: number }): Promise<WardenProcess> {
+async function launch(configFile: string, aliceKey: string, opts: SpawnOptions): Promise<WardenProcess> {
   const logPath = path.join(path.dirname(configFile), 'warden.log');
+  const logStart = readText(logPath).length;
   const fd = openSync(logPath, 'a');
   const argv = [path.join(REPO_ROOT, 'bin/warden.js'), 'start', '--config', configFile];
   const [cmd, args] = opts.umask ? ['/bin/sh', ['-c', `umask ${opts.umask} && exec "$0" "$@"`, process.execPath, ...argv]] : [process.execPath, argv];
@@ -55,16 +61,21 @@ async function launch(configFile: string, aliceKey: string, opts: SpawnOptions &
     env: { ...process.env, WARDEN_LOG_LEVEL: 'debug' },
     detached: opts.detached,
   });
+  closeSync(fd);
   trackChild(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await waitUntil(`warden on port ${opts.port}`, () => tryConnect(opts.port), {
-    timeoutMs: 20_000,
+  let port = 0;
+  await waitUntil('warden listening', async () => {
+    port = listeningPort(readText(logPath).slice(logStart)) ?? 0;
+    return port !== 0 && (await tryConnect(port));
+  }, {
+    timeoutMs: 30_000,
     failure: () => (child.exitCode !== null ? `exited with ${child.exitCode}` : undefined),
     details: () => readText(logPath),
   });
   return {
     child,
-    port: opts.port,
+    port,
     configFile,
     aliceKey,
     logPath,
@@ -82,17 +93,33 @@ async function launch(configFile: string, aliceKey: string, opts: SpawnOptions &
   };
 }
 
-/** Run the CLI (`warden ARGS`) to completion. */
-export function runCli(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+/** The port of the first "listening" line in a JSON log. */
+function listeningPort(log: string): number | undefined {
+  for (const line of log.split('\n')) {
+    if (!line.includes('"listening"')) continue;
+    try {
+      const entry = JSON.parse(line) as { msg?: string; address?: string };
+      const port = entry.msg === 'listening' ? Number(entry.address?.split(':').pop()) : NaN;
+      if (port > 0) return port;
+    } catch {
+      // a partly written line: read again on the next poll
+    }
+  }
+  return undefined;
+}
+
+/** Run the CLI (`warden ARGS`) to completion, with `stdin` as its input (default: none). */
+export function runCli(args: string[], timeoutMs = 60_000, stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   ensureBuilt();
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/warden.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/warden.js'), ...args], { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     trackChild(child);
+    child.stdin?.end(stdin);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);

@@ -44,7 +44,7 @@ export interface WardenOptions {
   extraYaml?: string;
   /** YAML of extra keys inside alice's main grant, e.g. `session: { idleTimeout: 3s }`. */
   grantExtra?: string;
-  /** A port nothing listens on, for the "target down" asset. */
+  /** A port nothing listens on, for the "target down" asset (default 1: privileged, unused, never picked by a test). */
   deadPort?: number;
   prefix?: string;
   /** YAML lines appended to the grants list (each starting with "  - "). */
@@ -54,6 +54,8 @@ export interface WardenOptions {
   instanceId?: string;
   /** The auth: block (flow YAML). */
   auth?: string;
+  /** YAML lines appended to the assets map (each starting with "  NAME: "). */
+  extraAssets?: string;
 }
 
 let cachedHash: string | undefined;
@@ -77,8 +79,8 @@ hostKeyFile: ./host_ed25519
 dataDir: ./data
 ${opts.redisYaml ? `redis: ${opts.redisYaml}` : opts.redisUrl ? `redis: ${opts.redisUrl}` : '# no redis: the embedded redis-server'}
 redisPrefix: ${opts.prefix ?? uniquePrefix()}
-auth: ${opts.auth ?? `{ maxTries: 6, loginGraceTime: 2s, ${GENEROUS_ADMISSION} }`}
-target: { connectTimeout: 3s, keepaliveInterval: 15s }
+auth: ${opts.auth ?? `{ maxTries: 6, loginGraceTime: 60s, ${GENEROUS_ADMISSION} }`}
+target: { connectTimeout: 30s, keepaliveInterval: 15s }
 registry: { activityFlushInterval: 200ms }
 users:
   alice:
@@ -95,6 +97,7 @@ assets:
   secret: { host: 127.0.0.1, port: ${sshd.port}, hostKey: "${sshd.hostKeyLine}" }
   idle1: { host: 127.0.0.1, port: ${sshd.port}, hostKey: "${sshd.hostKeyLine}" }
   audit1: { host: 127.0.0.1, port: ${sshd.port}, hostKey: "${sshd.hostKeyLine}" }
+${opts.extraAssets ?? ''}
 accounts:
   target: { username: ${sshd.user}, privateKeyFile: ${sshd.clientKeyPath} }
   other: { username: ${sshd.user}, privateKeyFile: ${sshd.clientKeyPath} }

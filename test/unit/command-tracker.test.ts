@@ -12,20 +12,9 @@
  *  - lag:   every output chunk delayed 100 ms behind the keys, as over a slow target link, so
  *           echoes (and Enter's newline) arrive after the user has typed further.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CommandTracker, type CommandEntry } from '../../src/commands/command-tracker.js';
-
-type Event = ['i' | 'o', number, string];
-interface Fixture {
-  cols: number;
-  rows: number;
-  events: Event[];
-}
-
-function load(name: string): Fixture {
-  return JSON.parse(readFileSync(new URL(`../fixtures/terminal/${name}.json`, import.meta.url), 'utf8')) as Fixture;
-}
+import { EXPECTED as GOLDEN, load, type Event, type Fixture } from '../helpers/terminal-fixtures.js';
 
 type Mode = 'step' | 'burst' | 'lag';
 
@@ -59,27 +48,8 @@ async function commands(name: string, mode: Mode): Promise<CommandEntry[]> {
   return entries;
 }
 
-const EXPECTED: Record<string, Array<string | { command: string; fullscreen: true }>> = {
-  plain: ['echo hello'],
-  'tab-completion': ['cat warden-notes.txt', 'ls warden-plan.txt'],
-  history: ['echo first', 'echo first again', 'echo first again'],
-  edit: ['echo hello world'],
-  'ctrl-c': ['echo start', 'echo kept'],
-  multi: ['echo one; echo two && echo three'],
-  paste: ['echo pasted | tr a-z A-Z', 'echo line1\necho line2'],
-  fullscreen: [
-    { command: 'vim -u NONE -N notes.txt', fullscreen: true },
-    { command: 'less notes.txt', fullscreen: true },
-    'echo after',
-  ],
-  password: ["read -s -p 'Password: ' pw; echo; echo got ${#pw}", "read -s -p 'PIN: ' pin", 'echo done'],
-  'secret-shown': ['read -s -p \'Secret: \' s; echo "[$s]"', 'echo ok'],
-  'secret-echoed': ['read -s -p \'Token: \' tok; echo "$tok"', 'echo ok'],
-  'long-line': [`echo ${'abcdefghij'.repeat(9)} end`],
-  fast: ['echo fast', 'echo typed ahead'],
-  'type-ahead': ['sleep 1', 'echo next'],
-  'clear-screen': ['echo one', 'echo two'],
-};
+/** The golden transcripts, plus the edits corpus below. */
+const EXPECTED = { ...GOLDEN };
 
 /** The edits corpus (record.py EDITS): each recorded typed key by key and as one burst per line. */
 const EDITS: Record<string, string[]> = {

@@ -54,6 +54,7 @@ describe('channel audit', () => {
     expect(said).toEqual(['\r\nCommand refused by policy: no forbidden files\r\n']);
     expect(commands.filter((c) => c.tag).map((c) => [c.tag, c.command])).toEqual([['denied', 'touch /tmp/forbidden']]);
     await audit!.close();
+    expect(commands.filter((c) => c.tag === 'denied').map((c) => c.command)).toEqual(['touch /tmp/forbidden']);
   });
 
   it('leaves sftp channels alone', () => {
