@@ -7,6 +7,7 @@
  * are dropped with their queue.
  */
 import { Queue, type JobType } from 'bullmq';
+import { Cluster } from 'ioredis';
 import type { RedisClient } from './redis-connection.js';
 import type { Logger } from './logger.js';
 import type { RedisKeys } from './redis-keys.js';
@@ -39,7 +40,9 @@ async function moveJobs(name: string, redis: RedisClient, keys: RedisKeys): Prom
 }
 
 export async function migrateLegacyQueues(redis: RedisClient, keys: RedisKeys, instanceId: string, log: Logger): Promise<void> {
-  if (keys.legacyBullPrefix === keys.bullPrefix) return;
+  // On a Cluster the untagged layout never worked (BullMQ's scripts fail with CROSSSLOT), so
+  // there is nothing to move; and a multi-key EXISTS across those keys would itself fail.
+  if (keys.legacyBullPrefix === keys.bullPrefix || redis instanceof Cluster) return;
   // Cheap check first: no legacy key for these queues, nothing to do (the usual case).
   const names = [`records-${instanceId}`, 'commands'];
   const present = await Promise.all(names.map((n) => redis.exists(`${keys.legacyBullPrefix}:${n}:meta`, `${keys.legacyBullPrefix}:${n}:wait`, `${keys.legacyBullPrefix}:${n}:delayed`)));

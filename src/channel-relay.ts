@@ -129,7 +129,7 @@ export class ChannelRelay {
       if (!this.request() || info.name !== 'sftp') return reject?.();
       this.start('sftp', accept() as unknown as ServerChannel);
     });
-    session.on('error', (err: Error) => this.log.debug({ err: err.message }, 'client session channel error'));
+    session.on('error', (err: Error) => this.log.debug({ err }, 'client session channel error'));
   }
 
   /**
@@ -154,7 +154,7 @@ export class ChannelRelay {
     this.kind = kind;
     this.stream = stream;
     this.policy.refusals.channelStarted((text) => this.say(text));
-    stream.on('error', (err: Error) => this.log.debug({ err: err.message }, 'client channel error'));
+    stream.on('error', (err: Error) => this.log.debug({ err }, 'client channel error'));
     stream.on('close', () => this.finish());
     this.hooks.onStart(this);
   }
@@ -188,7 +188,7 @@ export class ChannelRelay {
   private pipe(target: ClientChannel): void {
     const client = this.stream!;
     this.target = target;
-    target.on('error', (err: Error) => this.log.debug({ err: err.message }, 'target channel error'));
+    target.on('error', (err: Error) => this.log.debug({ err }, 'target channel error'));
     // Client EOF becomes target EOF. Towards the client, ssh2 drops an exit status sent after
     // EOF, while sshd sends EOF first: so a target EOF is held until the exit status has been
     // forwarded (or the channel closes), and the client sees data, exit status, EOF, close.
@@ -216,7 +216,7 @@ export class ChannelRelay {
           if (code !== null && code !== undefined) client.exit(code);
           else if (signal) client.exit(signal.replace(/^SIG/, ''), Boolean(dumped), desc ?? '');
         } catch (err) {
-          this.log.debug({ err: (err as Error).message }, 'cannot forward exit signal');
+          this.log.debug({ err }, 'cannot forward exit signal');
         }
         if (eofPending) client.eof();
       });

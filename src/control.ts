@@ -57,15 +57,15 @@ export class ControlPlane {
   ) {
     const name = opts.keys.controlQueue(opts.instanceId);
     this.queue = new Queue(name, { connection: opts.connection, prefix: opts.keys.bullPrefix });
-    this.queue.on('error', (err: Error) => opts.log.warn({ err: err.message }, 'control queue error'));
+    this.queue.on('error', (err: Error) => opts.log.warn({ err }, 'control queue error'));
     this.worker = new Worker(name, (job: Job<ControlJob>) => this.handle(job.data), {
       connection: opts.workerConnection,
       prefix: opts.keys.bullPrefix,
       concurrency: 64,
       autorun: true,
     });
-    this.worker.on('error', (err: Error) => opts.log.warn({ err: err.message }, 'control worker error'));
-    this.worker.on('failed', (job, err) => opts.log.warn({ job: job?.id, err: err.message }, 'control job failed'));
+    this.worker.on('error', (err: Error) => opts.log.warn({ err }, 'control worker error'));
+    this.worker.on('failed', (job, err) => opts.log.warn({ job: job?.id, err }, 'control job failed'));
   }
 
   async ready(): Promise<void> {
@@ -81,7 +81,7 @@ export class ControlPlane {
       .then(
         () => jobId,
         (err: Error) => {
-          this.opts.log.warn({ session: sessionId, err: err.message }, `cannot schedule ${kind} check`);
+          this.opts.log.warn({ session: sessionId, err }, `cannot schedule ${kind} check`);
           return undefined;
         },
       );
@@ -100,7 +100,7 @@ export class ControlPlane {
     if (!pending) return;
     this.pending.delete(sessionId);
     for (const added of [pending.idle, pending.duration]) {
-      void added?.then((jobId) => (jobId ? this.queue.remove(jobId) : 0)).catch((err: Error) => this.opts.log.debug({ session: sessionId, err: err.message }, 'cannot remove a pending check'));
+      void added?.then((jobId) => (jobId ? this.queue.remove(jobId) : 0)).catch((err: Error) => this.opts.log.debug({ session: sessionId, err }, 'cannot remove a pending check'));
     }
   }
 

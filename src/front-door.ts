@@ -102,7 +102,7 @@ export class FrontDoor {
         onConnection(client, info.ip);
       },
     );
-    this.server.on('error', (err: Error) => log.error({ err: err.message }, 'listener error'));
+    this.server.on('error', (err: Error) => log.error({ err }, 'listener error'));
     // Admission happens at TCP accept, before ssh2 sees the socket: ssh2 reports a connection
     // only after the client's version line, so a silent peer would never be counted.
     const srv = rawServer(this.server);

@@ -77,7 +77,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   let stopRecordingHealth = () => {};
   const journal = new Journal(journalFile(cfg.dataDir), ilog);
   const journalSink = (): JournalSink => ({ final: (e) => registry.finish(e.record), ...auditQueues?.sink });
-  const flushJournal = () => void journal.flush(journalSink()).catch((err: Error) => ilog.warn({ err: err.message }, 'journal write failed'));
+  const flushJournal = () => void journal.flush(journalSink()).catch((err: Error) => ilog.warn({ err }, 'journal write failed'));
   const startedAt = Date.now();
   const beat = async () => {
     const sessions = await supervisor.count();
@@ -121,7 +121,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
         redis = connectRedis(cfg);
         workerRedis = connectRedis(cfg, { blocking: true });
         probeRedis = connectRedis(cfg, { probe: true });
-        for (const r of [redis, workerRedis, probeRedis]) r.on('error', (err: Error) => ilog.debug({ err: err.message }, 'redis error'));
+        for (const r of [redis, workerRedis, probeRedis]) r.on('error', (err: Error) => ilog.debug({ err }, 'redis error'));
         health = new RedisHealth(probeRedis, [redis], { intervalMs: cfg.registry.probeInterval, deadlineMs: cfg.registry.probeTimeout }, ilog);
         health.start();
         await redis.ping().catch((err: Error) => {
@@ -154,7 +154,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
     {
       name: 'audit-queues',
       start: async () => {
-        await migrateLegacyQueues(redis, keys, id, ilog).catch((err: Error) => ilog.warn({ err: err.message }, 'could not move jobs from the legacy BullMQ prefix'));
+        await migrateLegacyQueues(redis, keys, id, ilog).catch((err: Error) => ilog.warn({ err }, 'could not move jobs from the legacy BullMQ prefix'));
         auditQueues = new AuditQueues({
           instanceId: id, keys, connection: redis, workerConnection: workerRedis, registry, dataDir: cfg.dataDir, log: ilog,
           journal, available: () => health.available,
@@ -227,7 +227,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
           flushJournal();
           supervisor.reassert().then(
             (r) => ilog.info(r, 'redis reconnected: registry re-asserted'),
-            (err: Error) => ilog.warn({ err: err.message }, 're-assert failed'),
+            (err: Error) => ilog.warn({ err }, 're-assert failed'),
           );
         });
       },
@@ -252,7 +252,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
       const left = Math.max(end - reserved - Date.now(), stage.reserve ?? 0);
       const run = (async () => stage.stop?.())().then(
         () => true,
-        (err: Error) => (ilog.warn({ stage: stage.name, err: err.message }, 'stop failed'), true),
+        (err: Error) => (ilog.warn({ stage: stage.name, err }, 'stop failed'), true),
       );
       if (!(await withTimeout(run, left))) ilog.warn({ stage: stage.name, ms: left }, 'stop took too long: going on');
     }

@@ -49,7 +49,7 @@ export class Reaper {
       }
       return reaped;
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'reaper pass failed');
+      this.log.warn({ err }, 'reaper pass failed');
       return [];
     } finally {
       this.running = false;

@@ -1,21 +1,25 @@
 /** What the audit pipeline carries: command-log entries and finished recordings. */
-export interface CommandLogEntry {
-  session: string;
-  user: string;
-  asset: string;
-  account: string;
-  command: string;
+import { z } from 'zod';
+
+/** A command-log entry; the schema decodes it from the Redis stream (all fields strings there). */
+export const commandLogEntrySchema = z.object({
+  session: z.string(),
+  user: z.string(),
+  asset: z.string(),
+  account: z.string(),
+  command: z.string(),
   /** ms since epoch. */
-  at: number;
+  at: z.coerce.number(),
   /** The channel it was typed on (its recording is `<session>.<channel>.cast`). */
-  channel?: number;
+  channel: z.coerce.number().int().optional(),
   /** Seconds into that channel's recording. */
-  offset: number;
+  offset: z.coerce.number(),
   /** fullscreen: a full-screen program was launched (its keys are not parsed); exec: the
    *  command of an exec channel; no_pty: a shell without a terminal (input not parsed);
-   *  denied: refused by a command rule. */
-  tag?: 'fullscreen' | 'exec' | 'no_pty' | 'denied' | 'unverified';
-}
+   *  denied: refused by a command rule; unverified: the filter could not read the line. */
+  tag: z.enum(['fullscreen', 'exec', 'no_pty', 'denied', 'unverified']).optional(),
+});
+export type CommandLogEntry = z.infer<typeof commandLogEntrySchema>;
 
 export interface RecordingJob {
   session: string;

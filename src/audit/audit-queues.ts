@@ -22,7 +22,7 @@ import { finalizeRecording } from '../recording/finalize.js';
 import { readNewestFirst } from '../redis-stream.js';
 import type { TransferEvent, TransferSink } from '../transfers/transfer-event.js';
 import { storeTransfer } from '../transfers/transfer-log.js';
-import type { CommandLogEntry, RecordingJob } from './audit-entries.js';
+import { commandLogEntrySchema, type CommandLogEntry, type RecordingJob } from './audit-entries.js';
 
 export type { CommandLogEntry, RecordingJob } from './audit-entries.js';
 
@@ -57,7 +57,7 @@ export class AuditQueues implements AuditSink, TransferSink {
     this.workers.push(new Worker<CommandLogEntry>('commands', (job) => this.storeCommand(job.data), { ...wopts, concurrency: 1 }));
     // One at a time: the JSONL file and the stream keep the order the operations completed in.
     this.workers.push(new Worker<TransferEvent>('transfers', (job) => storeTransfer(o.connection, o.keys, o.dataDir, job.data), { ...wopts, concurrency: 1 }));
-    const onError = (err: Error) => o.log.warn({ err: err.message }, 'audit queue error');
+    const onError = (err: Error) => o.log.warn({ err }, 'audit queue error');
     for (const q of [this.records, this.commands, this.transfers]) q.on('error', onError);
     for (const w of this.workers) w.on('error', onError);
   }
@@ -74,7 +74,7 @@ export class AuditQueues implements AuditSink, TransferSink {
   }
 
   transfer(event: TransferEvent): void {
-    this.transfers.add('transfer', event, RETENTION).catch((err: Error) => this.o.log.warn({ err: err.message, session: event.session }, 'transfer log entry dropped'));
+    this.transfers.add('transfer', event, RETENTION).catch((err: Error) => this.o.log.warn({ err, session: event.session }, 'transfer log entry dropped'));
   }
 
   recording(job: RecordingJob): void {
@@ -124,7 +124,9 @@ export async function queryCommands(
   f: { session?: string; user?: string; asset?: string; grep?: RegExp; limit: number },
 ): Promise<CommandLogEntry[]> {
   return readNewestFirst(redis, keys.commands, f.limit, (fields) => {
-    const e = { ...fields, at: Number(fields.at), offset: Number(fields.offset), ...(fields.channel === undefined ? {} : { channel: Number(fields.channel) }) } as unknown as CommandLogEntry;
+    const parsed = commandLogEntrySchema.safeParse(fields);
+    if (!parsed.success) return undefined;
+    const e = parsed.data;
     if (f.session && !e.session.startsWith(f.session.toUpperCase())) return undefined;
     if (f.user && e.user !== f.user) return undefined;
     if (f.asset && e.asset !== f.asset) return undefined;

@@ -63,7 +63,7 @@ export class SessionAudit {
         // A loaded target can take over a second to start vim or less; the entry is held
         // (not lost) until the next key anyway, so a generous window only costs latency.
         holdMs: 3_000,
-        onError: (err) => o.log.warn({ err: String(err) }, 'command log callback failed'),
+        onError: (err) => o.log.warn({ err }, 'command log callback failed'),
       });
     } else if (o.kind === 'shell') {
       // Without a terminal there is no screen to read: say so instead of logging nothing.
@@ -200,7 +200,7 @@ export class SessionAudit {
       const summary = await this.recorder.close();
       this.o.sink.recording({ session: this.o.sessionId, channel: this.o.channel, file: summary.file, chainHead: summary.chainHead, bytes: summary.bytes });
     } catch (err) {
-      this.o.log.error({ err: (err as Error).message }, 'could not close the recording');
+      this.o.log.error({ err }, 'could not close the recording');
     }
   }
 }

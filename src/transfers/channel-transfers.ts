@@ -114,8 +114,8 @@ function keeper(ctx: TransferContext): ((op: 'upload' | 'download', path: string
   try {
     prepareKeepDir(dir);
   } catch (err) {
-    ctx.log.error({ err: (err as Error).message }, 'cannot create the dir for kept transfer copies; files are not kept');
+    ctx.log.error({ err }, 'cannot create the dir for kept transfer copies; files are not kept');
     return undefined;
   }
-  return () => new KeptCopy({ dir, maxFileSize: ctx.keep.maxFileSize, session: ctx.session, onError: (err) => ctx.log.error({ err: err.message }, 'kept copy failed') });
+  return () => new KeptCopy({ dir, maxFileSize: ctx.keep.maxFileSize, session: ctx.session, onError: (err) => ctx.log.error({ err }, 'kept copy failed') });
 }
