@@ -33,6 +33,7 @@ import { Reaper } from './reaper.js';
 import { RecordingHealth } from './recording/recording-health.js';
 import { recordingsDir } from './audit/recording-files.js';
 import { AuthPenalty } from './auth-penalty.js';
+import { adminStage } from './admin/admin-stage.js';
 
 export interface Instance {
   id: string;
@@ -79,6 +80,9 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   const journalSink = (): JournalSink => ({ final: (e) => registry.finish(e.record), ...auditQueues?.sink });
   const flushJournal = () => void journal.flush(journalSink()).catch((err: Error) => ilog.warn({ err: err.message }, 'journal write failed'));
   const startedAt = Date.now();
+  // Admin API (optional): its stage runs last; sessions get its tapped audit logger.
+  const admin = adminStage(cfg, audit, ilog, () => ({ id, redis, registry, instances, counters }));
+  if (admin) audit = admin.audit;
   const beat = async () => {
     const sessions = await supervisor.count();
     const addr = address ? `${address.address}:${address.port}` : '';
@@ -236,6 +240,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
         reaper.stop();
       },
     },
+    ...(admin ? [admin] : []),
   ];
 
   const started: Stage[] = [];
