@@ -56,8 +56,9 @@ export function sessionRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.post('/api/sessions/:id/kill', async (req, reply) => {
     requireOperator(req);
-    const id = await registry.resolve(decode(sessionIdParam, req.params, 'id').id);
+    const prefix = decode(sessionIdParam, req.params, 'id').id;
     const { reason } = decode(killBody, req.body, 'body');
+    const id = await registry.resolve(prefix);
     const report = await kill(req, id, reason);
     return reply.code(report.outcome === 'timeout' ? 504 : report.outcome === 'not_found' ? 404 : 200).send({ acknowledgement: report });
   });
