@@ -33,7 +33,6 @@ import { Reaper } from './reaper.js';
 import { RecordingHealth } from './recording/recording-health.js';
 import { recordingsDir } from './audit/recording-files.js';
 import { AuthPenalty } from './auth-penalty.js';
-import { adminStage } from './admin/admin-stage.js';
 
 export interface Instance {
   id: string;
@@ -81,7 +80,8 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   const flushJournal = () => void journal.flush(journalSink()).catch((err: Error) => ilog.warn({ err: err.message }, 'journal write failed'));
   const startedAt = Date.now();
   // Admin API (optional): its stage runs last; sessions get its tapped audit logger.
-  const admin = adminStage(cfg, audit, ilog, () => ({ id, redis, registry, instances, counters }));
+  // Loaded only when configured: Fastify and prom-client cost startup time nobody else needs.
+  const admin = cfg.admin && (await import('./admin/admin-stage.js')).adminStage(cfg, audit, ilog, () => ({ id, redis, registry, instances, counters }));
   if (admin) audit = admin.audit;
   const beat = async () => {
     const sessions = await supervisor.count();
