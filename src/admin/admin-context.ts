@@ -1,5 +1,5 @@
 /** What the admin API's routes need from the running instance, in one place. */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis-connection.js';
 import type { ControlClient } from '../control-client.js';
 import type { InstanceRegistry } from '../instances.js';
 import type { Logger } from '../logger.js';

@@ -5,7 +5,7 @@
  * this instance come from the audit tap and the admin API's own kills.
  */
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis-connection.js';
 import type { Counters } from '../counters.js';
 import type { InstanceRegistry } from '../instances.js';
 import type { Registry } from '../registry.js';
