@@ -78,6 +78,18 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  'hash-token': {
+    usage: 'warden hash-token [--new]   (reads the token on stdin; --new makes one and prints both)',
+    options: { new: { type: 'boolean' } },
+    async run(flags) {
+      const { hashToken, newToken } = await import('./admin/tokens.js');
+      const token = flags.new ? newToken() : (await readStdin()).replace(/\r?\n$/, '');
+      if (token.length < 16) throw new WardenError('USAGE', 'a token needs at least 16 characters (or use --new)');
+      if (flags.new) console.log(`token: ${token}`);
+      console.log(flags.new ? `hash:  ${hashToken(token)}` : hashToken(token));
+      return 0;
+    },
+  },
   sessions: {
     usage: 'warden sessions [--all] [--json] --config FILE',
     options: { ...CONFIG, all: { type: 'boolean' }, json: { type: 'boolean' }, limit: { type: 'string' } },

@@ -18,6 +18,7 @@ import type { TransferPolicy } from './transfers/transfer-policy.js';
 import { redisSetting } from './config-redis.js';
 import { byteSize, commandRule, duration, hostPort, publicKeyLine, sessionPolicy } from './config-fields.js';
 import { instanceSection, recordingSection, registrySection, targetSection } from './config-sections.js';
+import { adminSchema } from './admin/admin-config.js';
 
 const transfer = transferSchemas(byteSize);
 
@@ -57,6 +58,8 @@ const schema = z
     transfer: transfer.defaults,
     /** Audit events (JSON lines) go here, apart from the debug log. Default dataDir/audit.jsonl. */
     auditFile: z.string().optional(),
+    /** The admin API (src/admin/); left out: no admin listener. */
+    admin: adminSchema(hostPort).optional(),
     users: z.record(
       z.string().regex(/^[a-z_][a-z0-9_.-]{0,63}$/i, 'user names are letters, digits, _ . -'),
       z
@@ -188,6 +191,7 @@ export function parseConfig(text: string, file: string): Config {
     redis: typeof cfg.redis === 'object' && typeof cfg.redis.tls === 'object' && cfg.redis.tls.caFile
       ? { ...cfg.redis, tls: { ...cfg.redis.tls, caFile: abs(cfg.redis.tls.caFile) } }
       : cfg.redis,
+    admin: cfg.admin && { ...cfg.admin, tls: cfg.admin.tls && { cert: abs(cfg.admin.tls.cert), key: abs(cfg.admin.tls.key) } },
     accounts: Object.fromEntries(
       Object.entries(cfg.accounts).map(([name, a]) => [
         name,

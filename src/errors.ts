@@ -13,6 +13,15 @@ export const ERRORS = {
   SESSION_AMBIGUOUS: 'That id prefix matches more than one session',
   RECORDING_NOT_FOUND: 'No recording found for',
   USAGE: 'Invalid command line',
+  ADMIN_UNAUTHENTICATED: 'Log in first (POST /api/login) or send Authorization: Bearer <token>',
+  ADMIN_LOGIN_FAILED: 'Wrong admin name or password',
+  ADMIN_RATE_LIMITED: 'Too many failed logins; wait a minute and try again',
+  ADMIN_FORBIDDEN: 'Your role does not allow this (operators only)',
+  ADMIN_CSRF: 'Missing or wrong X-CSRF-Token header (from the login answer)',
+  BAD_REQUEST: 'The request is malformed',
+  NOT_FOUND: 'No such endpoint',
+  NOT_READY: 'This instance is not ready',
+  INTERNAL: 'Internal error; see the Warden log',
 } as const;
 export type ErrorCode = keyof typeof ERRORS;
 

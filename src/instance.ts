@@ -79,6 +79,10 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   const journalSink = (): JournalSink => ({ final: (e) => registry.finish(e.record), ...auditQueues?.sink });
   const flushJournal = () => void journal.flush(journalSink()).catch((err: Error) => ilog.warn({ err }, 'journal write failed'));
   const startedAt = Date.now();
+  // Admin API (optional): its stage runs last; sessions get its tapped audit logger.
+  // Loaded only when configured: Fastify and prom-client cost startup time nobody else needs.
+  const admin = cfg.admin && (await import('./admin/admin-stage.js')).adminStage(cfg, audit, ilog, () => ({ id, redis, registry, instances, counters }));
+  if (admin) audit = admin.audit;
   const beat = async () => {
     const sessions = await supervisor.count();
     const addr = address ? `${address.address}:${address.port}` : '';
@@ -236,6 +240,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
         reaper.stop();
       },
     },
+    ...(admin ? [admin] : []),
   ];
 
   const started: Stage[] = [];

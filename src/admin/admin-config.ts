@@ -1,0 +1,45 @@
+/**
+ * The `admin:` section of the config: where the admin API listens, its TLS files, and who may
+ * use it (people with a password, scripts with a bearer token), each with a role. Kept apart
+ * from config.ts so the main schema stays readable.
+ */
+import { z } from 'zod';
+
+export const ADMIN_ROLES = ['operator', 'viewer'] as const;
+export type AdminRole = (typeof ADMIN_ROLES)[number];
+
+const name = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'names are 1-64 letters, digits, _ . -');
+
+/** Loopback only: anything else carries passwords and cookies over the network. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Built with config.ts's HOST:PORT parser (passed in: config.ts imports this module). */
+export const adminSchema = (listen: z.ZodType<{ host: string; port: number }, string>) => z
+  .object({
+    listen,
+    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+    /** Allow a non-loopback listen without TLS (behind a TLS-terminating proxy, say). */
+    insecure: z.boolean().default(false),
+    admins: z
+      .record(name, z.object({ password: z.string().startsWith('$scrypt$', 'must be the output of `warden hash-password`'), role: z.enum(ADMIN_ROLES) }).strict())
+      .default({}),
+    tokens: z
+      .record(name, z.object({ hash: z.string().regex(/^\$sha256\$[0-9a-f]{64}$/, 'must be the output of `warden hash-token`'), role: z.enum(ADMIN_ROLES) }).strict())
+      .default({}),
+    /** Browser sessions last this long without use (ms). */
+    sessionTtl: z.number().int().min(60_000).default(8 * 3_600_000),
+    /** Failed logins per source and per name in one minute before 429. */
+    loginAttempts: z.number().int().min(1).max(1000).default(5),
+    /** GET /metrics needs a token or session when true. */
+    metricsAuth: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (!a.tls && !a.insecure && !isLoopback(a.listen.host)) {
+      ctx.addIssue({ code: 'custom', path: ['listen'], message: `${a.listen.host} is not loopback: set tls: { cert, key } (or insecure: true behind a TLS proxy)` });
+    }
+  });
+
+export type AdminConfig = z.output<ReturnType<typeof adminSchema>>;

@@ -1,0 +1,36 @@
+/** What the admin API's routes need from the running instance, in one place. */
+import type { RedisClient as Redis } from '../redis-connection.js';
+import type { ControlClient } from '../control-client.js';
+import type { InstanceRegistry } from '../instances.js';
+import type { Logger } from '../logger.js';
+import type { Registry } from '../registry.js';
+import type { AdminAuth, Principal } from './admin-auth.js';
+import type { AdminConfig } from './admin-config.js';
+import type { AdminMetrics } from './admin-metrics.js';
+
+export interface AdminContext {
+  id: string;
+  cfg: AdminConfig;
+  redis: Redis;
+  registry: Registry;
+  instances: InstanceRegistry;
+  control: ControlClient;
+  auth: AdminAuth;
+  metrics: AdminMetrics;
+  audit: Logger;
+  /** True once the admin listener accepts connections (readiness). */
+  listening(): boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the auth hook on every /api route but login. */
+    principal?: Principal;
+  }
+}
+
+/** The principal of an authenticated route (the hook guarantees one). */
+export function principalOf(req: { principal?: Principal }): Principal {
+  if (!req.principal) throw new Error('route reached without authentication');
+  return req.principal;
+}
