@@ -140,7 +140,7 @@ const COMMANDS: Record<string, Command> = {
     async run(flags) {
       return withRegistry(flags, async (registry) => {
         const { redis } = registry;
-        const [{ InstanceRegistry }, { Counters }] = await Promise.all([import('./instances.js'), import('./counters.js')]);
+        const [{ InstanceRegistry }, { Counters }] = await Promise.all([import('./instance-registry.js'), import('./counters.js')]);
         const list = await new InstanceRegistry(redis, registry.keys).list();
         const counters = await new Counters(redis, registry.keys).read();
         if (flags.json) console.log(JSON.stringify({ instances: list, counters }, null, 2));

@@ -6,8 +6,8 @@
  */
 import { Queue, QueueEvents } from 'bullmq';
 import { duplicateBlocking, type RedisClient } from './redis-connection.js';
-import { killJobId, type ControlJob, type KillResult } from './control.js';
-import { InstanceRegistry } from './instances.js';
+import { killJobId, type ControlJob, type KillResult } from './control-plane.js';
+import { InstanceRegistry } from './instance-registry.js';
 import type { RedisKeys } from './redis-keys.js';
 import type { Registry } from './registry.js';
 

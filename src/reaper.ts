@@ -5,7 +5,7 @@
  * at the last moment is left alone.
  */
 import type { Logger } from './logger.js';
-import type { InstanceRegistry } from './instances.js';
+import type { InstanceRegistry } from './instance-registry.js';
 import type { Registry } from './registry.js';
 import type { Counters } from './counters.js';
 

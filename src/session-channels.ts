@@ -16,7 +16,7 @@ import type { Permission } from './grants.js';
 import { countsAsActivity } from './idle-policy.js';
 import type { Logger } from './logger.js';
 import { MAX_CHANNEL_ENTRIES, type ChannelEntry, type SessionRecord } from './session-record.js';
-import { auditChannel, type SessionAudit } from './audit/session-audit.js';
+import { auditChannel, type ChannelAudit } from './audit/channel-audit.js';
 import type { AuditSink } from './audit/audit-queues.js';
 import { recordingsDir } from './audit/recording-files.js';
 import { printable } from './text.js';
@@ -43,7 +43,7 @@ export interface AuditContext {
 
 export class SessionChannels {
   private readonly relays = new Set<ChannelRelay>();
-  private readonly audits = new Map<ChannelRelay, SessionAudit>();
+  private readonly audits = new Map<ChannelRelay, ChannelAudit>();
   private readonly transfers = new Map<ChannelRelay, TransferWatch>();
   /** Uploads, downloads and deletions seen on sftp/scp channels, for the record. */
   private readonly transferCounts: Pick<SessionRecord, 'uploads' | 'downloads' | 'deletions'> = {};

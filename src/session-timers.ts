@@ -1,6 +1,6 @@
 /**
  * A session's idle and max-duration clocks. They live in the control queue as delayed jobs
- * (see control.ts); each check asks the pure rules in idle-policy.ts what to do and when to
+ * (see control-plane.ts); each check asks the pure rules in idle-policy.ts what to do and when to
  * look again. Keystrokes only move `lastActivity` in memory.
  */
 import type { SessionEvent } from '../machines/session.types.js';

@@ -1,7 +1,7 @@
 /** What the admin API's routes need from the running instance, in one place. */
 import type { RedisClient as Redis } from '../redis-connection.js';
 import type { ControlClient } from '../control-client.js';
-import type { InstanceRegistry } from '../instances.js';
+import type { InstanceRegistry } from '../instance-registry.js';
 import type { Logger } from '../logger.js';
 import type { Registry } from '../registry.js';
 import type { AdminAuth, Principal } from './admin-auth.js';

@@ -7,7 +7,7 @@
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
 import type { RedisClient as Redis } from '../redis-connection.js';
 import type { Counters } from '../counters.js';
-import type { InstanceRegistry } from '../instances.js';
+import type { InstanceRegistry } from '../instance-registry.js';
 import type { Registry } from '../registry.js';
 import { withTimeout } from '../timeout.js';
 import type { AuditListener } from './audit-tap.js';

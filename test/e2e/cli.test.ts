@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InstanceRegistry } from '../../src/instances.js';
+import { InstanceRegistry } from '../../src/instance-registry.js';
 import { verifyPassword } from '../../src/password.js';
 import { RedisKeys } from '../../src/redis-keys.js';
 import { Registry, type SessionRecord } from '../../src/registry.js';

@@ -1,7 +1,7 @@
 /** The registry's atomic scripts against a real redis-server started from redis.conf. */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { InstanceRegistry } from '../../src/instances.js';
+import { InstanceRegistry } from '../../src/instance-registry.js';
 import { RedisKeys } from '../../src/redis-keys.js';
 import { Registry, type SessionRecord } from '../../src/registry.js';
 import { startRedis, uniquePrefix, type RedisHandle } from '../helpers/redis.js';

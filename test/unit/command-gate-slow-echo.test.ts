@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { CommandLogEntry } from '../../src/audit/audit-queues.js';
-import { auditChannel } from '../../src/audit/session-audit.js';
+import { auditChannel } from '../../src/audit/channel-audit.js';
 import type { ChannelRelay } from '../../src/channel-relay.js';
 import { GATE_TIMING, UNVERIFIED_MESSAGE } from '../../src/commands/filter-gate.js';
 import { startPtyShell, type PtyShell } from '../helpers/pty-shell.js';

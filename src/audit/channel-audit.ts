@@ -20,7 +20,7 @@ import type { ChannelRelay } from '../channel-relay.js';
 import { recordingPath } from './recording-files.js';
 import { makePrivateDir } from '../private-files.js';
 
-export interface SessionAuditOptions {
+export interface ChannelAuditOptions {
   sessionId: string;
   /** This channel's number within the connection. */
   channel: number;
@@ -44,7 +44,7 @@ export interface SessionAuditOptions {
   onRecordingFailed(why: string): void;
 }
 
-export class SessionAudit {
+export class ChannelAudit {
   readonly recorder?: AsciicastRecorder;
   private readonly tracker?: LazyTracker;
   private readonly filter: CommandFilter;
@@ -53,7 +53,7 @@ export class SessionAudit {
   /** Bytes of binary output left out of the recording (0: none so far). */
   private binaryBytes = 0;
 
-  constructor(private readonly o: SessionAuditOptions) {
+  constructor(private readonly o: ChannelAuditOptions) {
     if (o.record) this.recorder = this.startRecording();
     this.filter = filterFor(o.rules);
     if (o.kind === 'shell' && o.pty) {
@@ -211,10 +211,10 @@ export class SessionAudit {
  */
 export function auditChannel(
   relay: ChannelRelay,
-  o: Omit<SessionAuditOptions, 'kind' | 'pty' | 'command'>,
-): { audit?: SessionAudit; refused?: string } {
+  o: Omit<ChannelAuditOptions, 'kind' | 'pty' | 'command'>,
+): { audit?: ChannelAudit; refused?: string } {
   if (relay.kind !== 'shell' && relay.kind !== 'exec') return {};
-  const audit = new SessionAudit({ ...o, kind: relay.kind, pty: relay.pty, command: relay.command });
+  const audit = new ChannelAudit({ ...o, kind: relay.kind, pty: relay.pty, command: relay.command });
   if (relay.kind === 'exec') {
     const verdict = audit.checkExec();
     if (!verdict.allowed) return { audit, refused: verdict.message };

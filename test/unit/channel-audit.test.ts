@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { CommandLogEntry, RecordingJob } from '../../src/audit/audit-queues.js';
-import { auditChannel } from '../../src/audit/session-audit.js';
+import { auditChannel } from '../../src/audit/channel-audit.js';
 import type { ChannelRelay } from '../../src/channel-relay.js';
 
 function options(record: boolean) {
