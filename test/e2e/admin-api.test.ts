@@ -3,16 +3,15 @@
  * targets and real ssh clients: listing across instances, kills through A's API of sessions
  * on B, roles, CSRF, metrics, readiness while Redis is down, and hostile input.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/admin/tokens.js';
 import { hashPassword } from '../../src/password.js';
-import { freePort, readText, trackChild, waitUntil } from '../helpers/processes.js';
+import { freePort, readText, waitUntil } from '../helpers/processes.js';
 import { startRedis, uniquePrefix, type RedisHandle } from '../helpers/redis.js';
-import { BASE_OPTIONS } from '../helpers/ssh-client.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { runCli, spawnWarden, type WardenProcess } from '../helpers/warden-process.js';
+import { openSession, type LiveSession } from '../helpers/live-session.js';
 
 const OPS_TOKEN = 'ops-token-0123456789abcdef';
 const VIEW_TOKEN = 'view-token-0123456789abcdef';
@@ -54,23 +53,6 @@ afterAll(async () => {
   await Promise.all([sshd?.stop(), redis?.stop()]);
 }, 120_000);
 
-interface Live {
-  child: ChildProcess;
-  out: () => string;
-  err: () => string;
-  exited: Promise<number | null>;
-}
-
-function openSession(w: WardenProcess, marker: string): Live {
-  const child = spawn('ssh', [...BASE_OPTIONS, '-i', w.aliceKey, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-p', String(w.port), '-l', 'alice@target@web1', '127.0.0.1', `echo ${marker}; exec sleep 120`]);
-  trackChild(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  return { child, out: () => out, err: () => err, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
-}
-
 type Json = Record<string, any>;
 
 async function api(method: string, p: string, opts: { token?: string; cookie?: string; csrf?: string; body?: string; type?: string } = {}): Promise<{ status: number; json: Json; headers: Headers }> {
@@ -90,7 +72,7 @@ async function api(method: string, p: string, opts: { token?: string; cookie?: s
   return { status: res.status, json, headers: res.headers };
 }
 
-async function liveId(marker: string, live: Live): Promise<string> {
+async function liveId(marker: string, live: LiveSession): Promise<string> {
   await waitUntil(`session ${marker} up`, async () => live.out().includes(marker));
   let id = '';
   await waitUntil(`record of ${marker} via the API`, async () => {

@@ -58,6 +58,15 @@ async function exitsWithin(w: WardenProcess, ms: number): Promise<number> {
   return Date.now() - started;
 }
 
+/** Stop the restarted Warden (it must exit in time) and make sure the first one is gone. */
+async function cleanUp(first: WardenProcess, again: WardenProcess | undefined): Promise<void> {
+  if (again) {
+    again.child.kill('SIGTERM');
+    await exitsWithin(again, 15_000);
+  }
+  if (first.child.exitCode === null) await first.kill9();
+}
+
 describe('Ctrl-C of a Warden started like the quickstart (embedded Redis)', () => {
   it('reaches Warden only: it finalises the session, stops its redis-server and exits; nothing under dataDir is readable by others', async () => {
     const port = await freePort();
@@ -90,11 +99,7 @@ describe('Ctrl-C of a Warden started like the quickstart (embedded Redis)', () =
       const warning = logLines(again).find((l) => /readable by group or others/.test(String(l.msg)));
       expect(warning?.paths).toEqual([path.join(dataDir, 'audit.jsonl')]);
     } finally {
-      if (again) {
-        again.child.kill('SIGTERM');
-        await exitsWithin(again, 15_000);
-      }
-      if (w.child.exitCode === null) await w.kill9();
+      await cleanUp(w, again);
     }
   }, 90_000);
 });
@@ -133,11 +138,7 @@ describe('SIGTERM while the external Redis is down', () => {
       expect(rec!.finish!, 'finish is when the session ended, not the replay').toBeLessThan(signalledAt + 10_000);
       expect(existsSync(journal), 'journal removed once written').toBe(false);
     } finally {
-      if (again) {
-        again.child.kill('SIGTERM');
-        await exitsWithin(again, 15_000);
-      }
-      if (w.child.exitCode === null) await w.kill9();
+      await cleanUp(w, again);
     }
   }, 90_000);
 });

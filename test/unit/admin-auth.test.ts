@@ -4,18 +4,11 @@ import { AdminAuth, cookieValue, SESSION_COOKIE } from '../../src/admin/admin-au
 import { LoginLimiter } from '../../src/admin/login-limiter.js';
 import { hashToken, matchToken, newToken } from '../../src/admin/tokens.js';
 import { parseConfig } from '../../src/config.js';
+import { configError as errorOf } from '../helpers/config-error.js';
 import { hashPassword } from '../../src/password.js';
 
 const minimal = (admin: string) => `users: {}\nassets: {}\naccounts: {}\ngrants: []\nadmin:\n${admin}`;
 
-function errorOf(text: string): string {
-  try {
-    parseConfig(text, '/etc/warden/warden.yaml');
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error('config was accepted');
-}
 
 describe('admin config', () => {
   it('accepts loopback without tls, resolves tls paths, and refuses a public listen without tls', () => {

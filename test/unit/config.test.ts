@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.js';
+import { configError as errorOf } from '../helpers/config-error.js';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop';
 const HASH = '$scrypt$N=16384,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
@@ -21,14 +22,6 @@ grants:
   - { users: [alice], assets: [web1], accounts: [deploy] }
 `;
 
-function errorOf(text: string): string {
-  try {
-    parseConfig(text, '/etc/warden/warden.yaml');
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error('config was accepted');
-}
 
 describe('config', () => {
   it('accepts the documented shape and resolves paths against the config file', () => {
