@@ -20,6 +20,7 @@ import { startBenchWarden, type BenchWarden } from './warden-process.js';
 const TIMEOUT_MS = 3_000;
 const MESSAGE = 'Disconnected after';
 const SETTLE_AFTER_PROMPT_MS = 200;
+const ADMISSION = 'auth: { maxStartups: "500:30:1000", perSourceMaxStartups: 500 }';
 
 interface Observed {
   /** Key sent → message seen, minus the timeout. */
@@ -36,7 +37,10 @@ function oneSession(w: BenchWarden, signal: AbortSignal): Promise<Observed> {
   );
   trackChild(child);
   child.stdin!.on('error', () => undefined);
-  child.stderr!.on('data', () => undefined);
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    err = (err + d.toString('latin1')).slice(-400);
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     let keyAt: number | undefined;
@@ -61,7 +65,7 @@ function oneSession(w: BenchWarden, signal: AbortSignal): Promise<Observed> {
       clearTimeout(guard);
       signal.removeEventListener('abort', kill);
       if (keyAt === undefined || toldAt === undefined) {
-        reject(new Error(`idle session ended (exit ${code}) ${keyAt === undefined ? 'before the key was typed' : `without "${MESSAGE}"`}; output: ${JSON.stringify(out.slice(-200))}`));
+        reject(new Error(`idle session ended (exit ${code}) ${keyAt === undefined ? 'before the key was typed' : `without "${MESSAGE}"`}; output: ${JSON.stringify(out.slice(-200))}; stderr: ${JSON.stringify(err.slice(-200))}`));
         return;
       }
       resolve({ message: toldAt - keyAt - TIMEOUT_MS, exit: exitAt - keyAt - TIMEOUT_MS });
@@ -74,7 +78,10 @@ export const idleLateness: Measurement = {
   title: 'Idle-disconnect lateness at the client',
   async run(ctx: BenchContext): Promise<Result> {
     const { env } = ctx;
-    const w = await startBenchWarden({ redisUrl: env.redis.url, target: env.target, idleGrant: '{ idleTimeout: 3s, idleWarning: 1s }' });
+    // Every client comes from 127.0.0.1: the shipped per-source admission limit (5 logins in
+    // progress per address) would refuse part of the 10 logins per second, which measures the
+    // load generator, not idle lateness. Only this knob is raised, and the note says so.
+    const w = await startBenchWarden({ redisUrl: env.redis.url, target: env.target, idleGrant: '{ idleTimeout: 3s, idleWarning: 1s }', extraYaml: ADMISSION });
     const measured = ctx.quick ? 30 : MIN_N_FOR_P99;
     const warm = ctx.quick ? 3 : 10;
     try {
@@ -112,7 +119,7 @@ export const idleLateness: Measurement = {
           },
         ],
         notes: [
-          `${warm} warm-up + ${measured} sessions opened at 10 per second, each a real \`ssh -tt\` login shell on an asset with idleTimeout 3s, idleWarning 1s (shipped defaults otherwise); each types one key ${SETTLE_AFTER_PROMPT_MS} ms after its prompt and then nothing.`,
+          `${warm} warm-up + ${measured} sessions opened at 10 per second, each a real \`ssh -tt\` login shell on an asset with idleTimeout 3s, idleWarning 1s and admission raised to \`${ADMISSION}\` (one source address for every client; shipped defaults otherwise); each types one key ${SETTLE_AFTER_PROMPT_MS} ms after its prompt and then nothing.`,
           ...failures.slice(0, 3).map((f) => `not measured: ${f.message}`),
           `${early.length} session(s) ended less than 3 s after their key (key not counted as activity: it arrived after the deadline of the quiet spell before it); left out of the figures.`,
           `message: min ${Math.min(...message).toFixed(1)} ms, max ${Math.max(...message).toFixed(1)} ms; exit: min ${Math.min(...exit).toFixed(1)} ms, max ${Math.max(...exit).toFixed(1)} ms.`,
