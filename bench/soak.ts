@@ -17,6 +17,7 @@ import { startRedis } from '../test/helpers/redis.js';
 import { runSsh, sshCommand } from '../test/helpers/ssh-client.js';
 import { startSshd } from '../test/helpers/sshd.js';
 import { spawnWarden } from '../test/helpers/warden-process.js';
+import { GENEROUS_ADMISSION } from '../test/helpers/warden.js';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string' }, idle: { type: 'string' }, sample: { type: 'string' } } });
 const minutes = Number(values.minutes ?? 30);
@@ -26,9 +27,11 @@ const sampleSec = Number(values.sample ?? 60);
 const redis = await startRedis();
 const sshd = await startSshd({ config: { MaxStartups: '400:30:600', MaxSessions: 400 } });
 const prefix = `soak${Date.now().toString(36)}`;
+// Every client comes from 127.0.0.1, ten logins at a time: the shipped per-source admission
+// limit would refuse some, which is the load generator's shape, not what the soak is about.
 const warden = await spawnWarden({
   redisUrl: redis.url, sshd, port: await freePort(), prefix, instanceId: 'soak-1',
-  auth: '{ maxTries: 6, loginGraceTime: 60s }', extraYaml: 'session: { idleTimeout: 12h }',
+  auth: `{ maxTries: 6, loginGraceTime: 60s, ${GENEROUS_ADMISSION} }`, extraYaml: 'session: { idleTimeout: 12h }',
 });
 const pid = warden.child.pid!;
 const keys = new RedisKeys(prefix);
