@@ -42,9 +42,13 @@ function words(command: string): string[] | undefined {
 export function parseRsyncCommand(command: string, opts: { pty: boolean }): RsyncCommand | undefined {
   const loose = /^\s*(\S*)\s+--server(?:\s|$)/.exec(command);
   if (!loose || !PROGRAM.test(loose[1]!.replace(/\\(.)/g, '$1'))) return undefined;
-  const sender = /\s--sender(?:\s|$)/.test(command);
   const w = words(command);
-  if (!w || w[1] !== '--server') return { sender, paths: [], unloggable: 'the command line uses shell syntax' };
+  if (!w || w[1] !== '--server') {
+    // Checked against the policy as plain words, as far as they can be told apart.
+    const raw = command.trim().split(/\s+/);
+    const dot = raw.indexOf('.', 2);
+    return { sender: raw.slice(0, dot < 0 ? undefined : dot).includes('--sender'), paths: dot < 0 ? [] : raw.slice(dot + 1), unloggable: 'the command line uses shell syntax' };
+  }
   const dot = w.indexOf('.', 2);
   const options = dot >= 0 ? w.slice(2, dot) : w.slice(2);
   const paths = dot >= 0 ? w.slice(dot + 1) : [];

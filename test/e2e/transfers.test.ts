@@ -312,6 +312,28 @@ describe('scp, rsync, paramiko', () => {
     ].sort((a, b) => String(a).localeCompare(String(b))));
   }, 120_000);
 
+  it('rsync whose files cannot be listed is still one record saying why', async () => {
+    const dst = targetDir('rsync-run');
+    const file = path.join(local, 'run.txt');
+    writeFileSync(file, 'one');
+    // A target rsync that drops Warden's --log-file (a wrapper, an rrsync-like filter).
+    const wrapper = path.join(shared, 'bin-nolog', 'rsync');
+    mkdirSync(path.dirname(wrapper), { mode: 0o755 });
+    writeFileSync(wrapper, '#!/bin/sh\nfor a; do shift; case "$a" in --log-file*) ;; *) set -- "$@" "$a";; esac; done\nexec /usr/bin/rsync "$@"\n', { mode: 0o755 });
+    const nolog = await runProgram('rsync', ['-e', rsyncSsh('web1'), `--rsync-path=${wrapper}`, file, `127.0.0.1:${dst}/a.txt`], 60_000);
+    expect(`${nolog.status} ${nolog.stderr}`).toBe('0 ');
+    // Shell quoting in the command line (--old-args sends the path as typed): not rewritten.
+    const quoted = await runProgram('rsync', ['--old-args', '-e', rsyncSsh('web1'), file, `127.0.0.1:'${dst}/b.txt'`], 60_000);
+    expect(`${quoted.status} ${quoted.stderr}`).toBe('0 ');
+    expect(readFileSync(path.join(dst, 'b.txt'), 'utf8')).toBe('one');
+    let got: TransferEvent[] = [];
+    await waitUntil('two run records', async () => (got = (await queryTransfers(warden.instance.redis, warden.instance.keys, { limit: 50 })).filter((e) => e.path.includes(dst))).length >= 2);
+    expect(got.map((e) => [e.operation, e.path, e.result, e.message]).sort()).toEqual([
+      ['upload', `'${dst}/b.txt'`, 'started', 'files not listed: the command line uses shell syntax'],
+      ['upload', `${dst}/a.txt`, 'unlogged', "files not listed: the target's rsync wrote no per-file log"],
+    ]);
+  }, 120_000);
+
   it('paramiko put, get and remove are logged', async () => {
     const dir = targetDir('paramiko');
     writeFileSync(path.join(local, 'pm.bin'), Buffer.alloc(70_000, 5));
