@@ -30,6 +30,8 @@ export interface TransferContext {
   account: string;
   policy: TransferPolicy;
   keep: { enabled: boolean; maxFileSize: number; dir: string };
+  /** Add the target rsync's own per-file log to rsync runs (rsync-run.ts). */
+  rsyncFileLog: boolean;
   /** To the transfer log (BullMQ); absent without an audit pipeline. */
   sink?: (e: TransferEvent) => void;
   /** Per-session counts (uploads, downloads, deletions). */
@@ -78,7 +80,7 @@ export function watchTransfers(relay: ChannelRelay, ctx: TransferContext): { wat
     relay.outputGate = (d, forward) => t.fromTarget(d, forward);
     return { watch: t };
   }
-  return watchRsync(relay, ctx.policy, emit) ?? {};
+  return watchRsync(relay, ctx.policy, emit, ctx.rsyncFileLog) ?? {};
 }
 
 /** Session-record counts; true when one changed. */

@@ -20,7 +20,7 @@ export interface RsyncWatch {
 }
 
 /** undefined: not rsync; else a refusal or the watch (none when the run is one record). */
-export function watchRsync(relay: ChannelRelay, policy: TransferPolicy, emit: EmitTransfer): { refused?: string; watch?: RsyncWatch } | undefined {
+export function watchRsync(relay: ChannelRelay, policy: TransferPolicy, emit: EmitTransfer, fileLog: boolean): { refused?: string; watch?: RsyncWatch } | undefined {
   const command = relay.command ?? '';
   const cmd = parseRsyncCommand(command, { pty: relay.pty !== undefined });
   if (!cmd) return undefined;
@@ -33,8 +33,9 @@ export function watchRsync(relay: ChannelRelay, policy: TransferPolicy, emit: Em
     emit(run('denied', refusal.message));
     return { refused: `Warden: ${refusal.message}` };
   }
-  if (cmd.unloggable) {
-    emit(run('started', `files not listed: ${cmd.unloggable}`));
+  const unloggable = fileLog ? cmd.unloggable : 'transfer.rsyncFileLog is off';
+  if (unloggable) {
+    emit(run('started', `files not listed: ${unloggable}`));
     return {};
   }
   const marker = `warden-${randomBytes(12).toString('hex')}`;

@@ -6,7 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseRsyncCommand, withFileLog } from '../../src/transfers/rsync-command.js';
 import { MAX_LOG_LINE, RsyncLogFilter, unescapeName, type RsyncLogEntry } from '../../src/transfers/rsync-log.js';
-import { receiverPath, senderPath } from '../../src/transfers/rsync-run.js';
+import { receiverPath, senderPath, watchRsync } from '../../src/transfers/rsync-run.js';
+import { compileTransferPolicy } from '../../src/transfers/transfer-policy.js';
+import type { ChannelRelay } from '../../src/channel-relay.js';
+import type { TransferRecord } from '../../src/transfers/transfer-event.js';
 
 const M = 'warden-0123abcd';
 const P = '2026/12/01 23:58:05 [28056] ';
@@ -121,5 +124,40 @@ describe('rsync paths', () => {
     expect(senderPath(['rel/src'], 'rel/src/f1')).toBe('rel/src/f1');
     expect(senderPath(['/tmp/srcx'], 'tmp/src/f1')).toBe('tmp/src/f1');
     expect(senderPath(['/'], 'etc/hosts')).toBe('/etc/hosts');
+  });
+});
+
+describe('rsync run', () => {
+  const policy = compileTransferPolicy({ upload: true, download: true, delete: true, deny: [] });
+  const relay = (command: string) => ({ command }) as ChannelRelay;
+
+  it('rewrites the command and reads the log when allowed; one record saying why when not', () => {
+    const on = relay('rsync --server -e.L . /d/');
+    const records: TransferRecord[] = [];
+    const w = watchRsync(on, policy, (r) => records.push(r), true);
+    expect(on.targetCommand).toMatch(/^rsync --server --log-file=\/dev\/stderr --log-file-format=warden-[0-9a-f]{24}:%o:%l:%n -e\.L \. \/d\/$/);
+    const marker = /format=([^:]+):/.exec(on.targetCommand!)![1]!;
+    const out: Buffer[] = [];
+    on.stderrGate!.push(Buffer.from(`${P}${marker}:recv:3:x\n`), (d) => out.push(d));
+    w!.watch!.close();
+    expect(out).toEqual([]);
+    expect(records.map((r) => [r.operation, r.path, r.bytes, r.result])).toEqual([['upload', '/d/x', 3, 'ok']]);
+
+    const off = relay('rsync --server -e.L . /d/');
+    const offRecords: TransferRecord[] = [];
+    expect(watchRsync(off, policy, (r) => offRecords.push(r), false)).toEqual({});
+    expect(off.targetCommand).toBeUndefined();
+    expect(offRecords).toMatchObject([{ operation: 'upload', path: '/d/', result: 'started', message: 'files not listed: transfer.rsyncFileLog is off' }]);
+  });
+
+  it('a run that never logged is one unlogged record; a refused run never starts', () => {
+    const records: TransferRecord[] = [];
+    watchRsync(relay('rsync --server --sender -e.L . /s'), policy, (r) => records.push(r), true)!.watch!.close();
+    expect(records).toMatchObject([{ operation: 'download', path: '/s', result: 'unlogged' }]);
+    const noDownload = compileTransferPolicy({ upload: true, download: false, delete: true, deny: [] });
+    const refused = relay('rsync --server --sender -e.L . /s');
+    expect(watchRsync(refused, noDownload, () => undefined, true)).toEqual({ refused: 'Warden: downloading files is not allowed on this grant' });
+    expect(refused.targetCommand).toBeUndefined();
+    expect(watchRsync(relay('ls -l'), policy, () => undefined, true)).toBeUndefined();
   });
 });
