@@ -31,12 +31,12 @@ const PREFIX = /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[\d+\] /;
 const ENTRY = /^(send|recv|del\.):(\d{1,20}):(.+)$/s;
 const NL = 10;
 
-/** Whether `bytes` (the start of a line) may still be the start of a log line. */
-function mayBeLogLine(bytes: Buffer, from: number): boolean {
-  const n = Math.min(bytes.length, TEMPLATE.length);
-  for (let i = from; i < n; i++) {
-    const t = TEMPLATE[i]!;
-    const c = bytes[i]!;
+/** Whether a line whose first `at` bytes fitted still fits with `piece` appended. */
+function stillFits(at: number, piece: Buffer): boolean {
+  const n = Math.min(TEMPLATE.length - at, piece.length);
+  for (let i = 0; i < n; i++) {
+    const t = TEMPLATE[at + i]!;
+    const c = piece[i]!;
     if (t === 0x30 ? c < 0x30 || c > 0x39 : c !== t) return false;
   }
   return true;
@@ -49,8 +49,9 @@ export function unescapeName(latin1: string): string {
 }
 
 export class RsyncLogFilter {
-  /** The start of the current line, held while it may be a log line. */
-  private held: Buffer = Buffer.alloc(0);
+  /** The start of the current line, held while it may be a log line (chunks: no re-copying). */
+  private held: Buffer[] = [];
+  private heldLength = 0;
   /** The current line is not a log line: its rest is forwarded as it comes. */
   private passing = false;
   /** Any log line (marked or not) was seen: the target's rsync is logging. */
@@ -73,25 +74,32 @@ export class RsyncLogFilter {
         if (nl !== -1) this.passing = false;
         continue;
       }
-      const line = this.held.length === 0 ? piece : Buffer.concat([this.held, piece]);
-      if (line.length > MAX_LOG_LINE || !mayBeLogLine(line, this.held.length)) {
-        this.held = Buffer.alloc(0);
-        forward(line);
+      if (this.heldLength + piece.length > MAX_LOG_LINE || !stillFits(this.heldLength, piece)) {
+        this.release(forward);
+        forward(piece);
         this.passing = nl === -1;
       } else if (nl !== -1) {
-        this.held = Buffer.alloc(0);
+        const line = this.held.length === 0 ? piece : Buffer.concat([...this.held, piece]);
+        this.held = [];
+        this.heldLength = 0;
         this.line(line, forward);
       } else {
         // A copy: `data` may be a pooled buffer reused after this call.
-        this.held = Buffer.from(line);
+        this.held.push(Buffer.from(piece));
+        this.heldLength += piece.length;
       }
     }
   }
 
   /** stderr ended: a held partial line goes on as it is. */
   end(forward: (d: Buffer) => void): void {
-    if (this.held.length > 0) forward(this.held);
-    this.held = Buffer.alloc(0);
+    this.release(forward);
+  }
+
+  private release(forward: (d: Buffer) => void): void {
+    for (const b of this.held) forward(b);
+    this.held = [];
+    this.heldLength = 0;
   }
 
   private line(line: Buffer, forward: (d: Buffer) => void): void {
