@@ -58,8 +58,12 @@ export class ChannelRelay {
   gate?: InputGate;
   /** When set, the target's stdout goes through it instead of straight to the user. */
   outputGate?: OutputGate;
+  /** When set, the target's stderr goes through it; `end` flushes what it held. */
+  stderrGate?: { push: OutputGate; end(forward: (data: Buffer) => void): void };
   pty?: PtyInfo;
   command?: string;
+  /** The exec command sent to the target, when Warden changed it (rsync's per-file log). */
+  targetCommand?: string;
   stream?: ServerChannel;
   target?: ClientChannel;
   private readonly env: Record<string, string> = {};
@@ -181,7 +185,7 @@ export class ChannelRelay {
     };
     const window = this.pty && { term: this.pty.term, cols: this.pty.cols, rows: this.pty.rows, width: this.pty.width, height: this.pty.height, modes: this.pty.modes };
     if (this.kind === 'shell') target.shell(window || false, { env: this.env }, done);
-    else if (this.kind === 'exec') target.exec(this.command ?? '', { env: this.env, ...(window ? { pty: window } : {}) }, done);
+    else if (this.kind === 'exec') target.exec(this.targetCommand ?? this.command ?? '', { env: this.env, ...(window ? { pty: window } : {}) }, done);
     else target.subsys('sftp', done);
   }
 
@@ -196,7 +200,11 @@ export class ChannelRelay {
     else client.pipe(target);
     if (this.outputGate) pipeThroughGate(target, client, this.outputGate, { end: false });
     else target.pipe(client, { end: false });
-    target.stderr.pipe(client.stderr, { end: false });
+    const errGate = this.stderrGate;
+    if (errGate) {
+      pipeThroughGate(target.stderr, client.stderr, errGate.push, { end: false });
+      target.stderr.once('end', () => errGate.end((d) => client.stderr.write(d)));
+    } else target.stderr.pipe(client.stderr, { end: false });
     // Audit and activity listeners come after the pipes: each chunk is forwarded first, then
     // recorded, so bookkeeping never sits between a keystroke and its echo.
     client.on('data', (d: Buffer) => this.hooks.onInput(this, d));

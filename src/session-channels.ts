@@ -126,7 +126,7 @@ export class SessionChannels {
     const sink = c.sink?.transfer && c.sink;
     const t = watchTransfers(relay, {
       session: this.host.sessionId, channel: relay.n, user: c.user, asset: c.permission.asset, account: c.permission.account,
-      policy: c.permission.transfer, keep: { ...c.cfg.transfer.keep, dir: c.cfg.transfer.keep.dir! }, sink: sink ? (e) => sink.transfer!(e) : undefined,
+      policy: c.permission.transfer, keep: { ...c.cfg.transfer.keep, dir: c.cfg.transfer.keep.dir! }, rsyncFileLog: c.cfg.transfer.rsyncFileLog, sink: sink ? (e) => sink.transfer!(e) : undefined,
       count: (rec) => countTransfer(this.transferCounts, rec) && (this.dirty = true), audit: c.audit, log: this.log.child({ channel: relay.n }),
     });
     if (t.watch) this.transfers.set(relay, t.watch);

@@ -1,7 +1,7 @@
 /**
  * File-transfer audit and policy for one channel: an sftp subsystem gets the SFTP tracker on
  * both directions (through the relay's input and output gates), an exec of legacy `scp -t/-f`
- * the scp tracker, an exec of `rsync --server` one record from its command line. Each
+ * the scp tracker, an exec of `rsync --server` the target rsync's own per-file log (rsync-run.ts). Each
  * completed operation becomes a TransferEvent for the audit pipeline; refusals and parsers
  * that gave up are also audit-log events.
  *
@@ -16,6 +16,7 @@ import { printable } from '../text.js';
 import { KeptCopy, prepareKeepDir } from './kept-copy.js';
 import { parseScpCommand } from './scp-command.js';
 import { ScpTracker } from './scp-tracker.js';
+import { watchRsync } from './rsync-run.js';
 import { SftpTracker } from './sftp-tracker.js';
 import type { FileTap } from './sftp-files.js';
 import type { TransferEvent, TransferRecord } from './transfer-event.js';
@@ -29,6 +30,8 @@ export interface TransferContext {
   account: string;
   policy: TransferPolicy;
   keep: { enabled: boolean; maxFileSize: number; dir: string };
+  /** Add the target rsync's own per-file log to rsync runs (rsync-run.ts). */
+  rsyncFileLog: boolean;
   /** To the transfer log (BullMQ); absent without an audit pipeline. */
   sink?: (e: TransferEvent) => void;
   /** Per-session counts (uploads, downloads, deletions). */
@@ -77,26 +80,7 @@ export function watchTransfers(relay: ChannelRelay, ctx: TransferContext): { wat
     relay.outputGate = (d, forward) => t.fromTarget(d, forward);
     return { watch: t };
   }
-  return rsync(relay.command, ctx, emit);
-}
-
-/**
- * rsync's own protocol is not parsed: its exec is one record (direction and paths from the
- * command line). What it cannot check per file (maxFileSize) makes a restricting grant refuse it.
- */
-function rsync(command: string, ctx: TransferContext, emit: (rec: TransferRecord) => void): { refused?: string } {
-  const m = /^\s*rsync\s+--server\s+(.*)$/.exec(command);
-  if (!m) return {};
-  const args = m[1]!.split(/\s+/);
-  const op = args.includes('--sender') ? 'download' : 'upload';
-  const dot = args.lastIndexOf('.');
-  const paths = dot >= 0 ? args.slice(dot + 1) : [];
-  const refusal =
-    ctx.policy.check(op, paths) ??
-    (ctx.policy.maxFileSize !== undefined ? { message: 'rsync cannot be checked against maxFileSize on this grant; use sftp or scp', rule: 'maxFileSize' } : undefined);
-  const at = Date.now();
-  emit({ protocol: 'rsync', operation: op, path: paths.join(' '), bytes: 0, result: refusal ? 'denied' : 'started', message: refusal?.message, at, durationMs: 0 });
-  return refusal ? { refused: `Warden: ${refusal.message}` } : {};
+  return watchRsync(relay, ctx.policy, emit, ctx.rsyncFileLog) ?? {};
 }
 
 /** Session-record counts; true when one changed. */

@@ -20,6 +20,9 @@ export function transferSchemas(size: z.ZodType<number, string | number>) {
     .extend({
       /** Parse sftp/scp to log each file operation (false: bytes pass untouched, no policy). */
       audit: z.boolean().default(true),
+      /** Add the target rsync's per-file log to `rsync --server` (false: a target that refuses
+       *  extra options, e.g. rrsync, still works; each rsync run is then one entry). */
+      rsyncFileLog: z.boolean().default(true),
       keep: z
         .object({ enabled: z.boolean().default(false), maxFileSize: size.default(50 * 1024 ** 2), dir: z.string().optional() })
         .strict()

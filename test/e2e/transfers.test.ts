@@ -5,12 +5,12 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryTransfers } from '../../src/transfers/transfer-log.js';
 import type { TransferEvent } from '../../src/transfers/transfer-event.js';
-import { makeTempDir, removeTempDir, trackChild, waitUntil } from '../helpers/processes.js';
+import { isRoot, makeTempDir, removeTempDir, trackChild, waitUntil } from '../helpers/processes.js';
 import { startRedis, type RedisHandle } from '../helpers/redis.js';
 import { BASE_OPTIONS, runScp, runSftp } from '../helpers/ssh-client.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
@@ -25,6 +25,8 @@ let local: string;
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const login = (asset: string) => ({ port: warden.port, login: `alice@target@${asset}`, identity: warden.aliceKey });
+/** rsync's `-e`: ssh to Warden as alice for `asset`. */
+const rsyncSsh = (asset: string) => ['ssh', ...BASE_OPTIONS, '-i', warden.aliceKey, '-o', 'IdentitiesOnly=yes', '-p', String(warden.port), '-l', `alice@target@${asset}`].join(' ');
 
 /** A client program, run asynchronously: Warden runs in this process and must keep serving. */
 function runProgram(cmd: string, args: string[], timeoutMs: number): Promise<{ status: number | null; stderr: string }> {
@@ -238,18 +240,99 @@ describe('scp, rsync, paramiko', () => {
     ]);
   }, 60_000);
 
-  it('rsync of 1000 files passes the bytes unchanged and is logged', async () => {
+  it('rsync up and down, 1000 files: one event per file each way, bytes and exit status unchanged', async () => {
     const src = path.join(local, 'rsync-src');
     mkdirSync(src);
     for (let i = 0; i < 1000; i++) writeFileSync(path.join(src, `r${i}`), `rsync ${i} `.repeat(1 + (i % 30)));
     const dst = path.join(shared, 'rsync');
-    const ssh = ['ssh', ...BASE_OPTIONS, '-i', warden.aliceKey, '-o', 'IdentitiesOnly=yes', '-p', String(warden.port), '-l', 'alice@target@web1'].join(' ');
-    const res = await runProgram('rsync', ['-a', '-e', ssh, `${src}/`, `127.0.0.1:${dst}/`], 120_000);
-    expect(`${res.status} ${res.stderr}`).toBe('0 ');
+    const up = await runProgram('rsync', ['-a', '-e', rsyncSsh('web1'), `${src}/`, `127.0.0.1:${dst}/`], 120_000);
+    expect(`${up.status} ${up.stderr}`).toBe('0 ');
+    const back = path.join(local, 'rsync-back');
+    const down = await runProgram('rsync', ['-a', '-e', rsyncSsh('web1'), `127.0.0.1:${dst}/`, `${back}/`], 120_000);
+    expect(`${down.status} ${down.stderr}`).toBe('0 ');
     expect(readdirSync(dst).length).toBe(1000);
-    for (let i = 0; i < 1000; i += 1) expect(sha(path.join(dst, `r${i}`))).toBe(sha(path.join(src, `r${i}`)));
-    await waitUntil('rsync logged', async () => (await queryTransfers(warden.instance.redis, warden.instance.keys, { path: `${dst}/**`, limit: 5 })).some((e) => e.protocol === 'rsync' && e.operation === 'upload'));
-  }, 150_000);
+    expect(readdirSync(back).length).toBe(1000);
+    for (let i = 0; i < 1000; i++) {
+      expect(sha(path.join(dst, `r${i}`))).toBe(sha(path.join(src, `r${i}`)));
+      expect(sha(path.join(back, `r${i}`))).toBe(sha(path.join(src, `r${i}`)));
+    }
+    const events = await eventsUnder(dst, 2000, 60_000);
+    for (const operation of ['upload', 'download']) {
+      const these = events.filter((e) => e.operation === operation);
+      expect(these.length).toBe(1000);
+      expect(new Set(these.map((e) => e.path)).size).toBe(1000);
+      for (const e of these) {
+        expect(e).toMatchObject({ protocol: 'rsync', result: 'ok', user: 'alice', asset: 'web1' });
+        expect(e.path.startsWith(`${dst}/r`)).toBe(true);
+        expect(e.bytes).toBe(statSync(path.join(src, path.basename(e.path))).size);
+      }
+      const session = these[0]!.session;
+      const key = operation === 'upload' ? 'uploads' : 'downloads';
+      await waitUntil(`${key} counted`, async () => (await warden.instance.registry.get(session))?.[key] === 1000);
+    }
+  }, 300_000);
+
+  it('rsync: names cannot forge entries, --delete logs deletions, the target\'s own stderr and exit status reach the client', async () => {
+    const dst = path.join(shared, 'rsync-odd');
+    const src = path.join(local, 'rsync-odd');
+    mkdirSync(path.join(src, 'sub'), { recursive: true });
+    // A name cannot hold '/' (so no log-line prefix), but it can hold a newline and a marker.
+    const forged = 'a\nwarden-0000:recv:99:forged \\#012';
+    writeFileSync(path.join(src, forged), 'x');
+    writeFileSync(path.join(src, 'sub', 'gone'), 'yy');
+    writeFileSync(path.join(src, 'kept'), 'zzz');
+    // A wrapper rsync on the target that talks on stderr before and after the real one.
+    const wrapper = path.join(shared, 'bin', 'rsync');
+    mkdirSync(path.dirname(wrapper), { mode: 0o755 });
+    writeFileSync(wrapper, '#!/bin/sh\necho "target says hello" >&2\n/usr/bin/rsync "$@"\ns=$?\necho "target says bye" >&2\nexit $s\n', { mode: 0o755 });
+    const rsync = (...args: string[]) => runProgram('rsync', ['-a', '-e', rsyncSsh('web1'), `--rsync-path=${wrapper}`, ...args], 60_000);
+    const up = await rsync(`${src}/`, `127.0.0.1:${dst}/`);
+    expect(`${up.status} ${up.stderr}`).toBe('0 target says hello\ntarget says bye\n');
+    expect(readFileSync(path.join(dst, forged), 'utf8')).toBe('x');
+    rmSync(path.join(src, 'sub'), { recursive: true });
+    const del = await rsync('--delete', `${src}/`, `127.0.0.1:${dst}/`);
+    expect(del.status).toBe(0);
+    expect(existsSync(path.join(dst, 'sub'))).toBe(false);
+    // A file the target account cannot read: rsync's exit status 23 and its one error line
+    // reach the client unchanged (the target's log copy of the error does not).
+    writeFileSync(path.join(dst, 'unreadable'), 'secret');
+    chmodSync(path.join(dst, 'unreadable'), 0o600);
+    const down = await rsync(`127.0.0.1:${dst}/unreadable`, `127.0.0.1:${dst}/kept`, `${local}/odd-back/`);
+    expect(down.status).toBe(isRoot ? 23 : 0);
+    if (isRoot) expect(down.stderr.match(/Permission denied/g)).toHaveLength(1);
+    const events = await eventsUnder(dst, 6, 30_000);
+    const summary = events.map((e) => [e.operation, e.path, e.bytes, e.result]).sort((a, b) => String(a).localeCompare(String(b)));
+    expect(summary).toEqual([
+      ['delete', `${dst}/sub/gone`, 0, 'ok'],
+      ['download', `${dst}/kept`, 3, 'ok'],
+      ['rmdir', `${dst}/sub`, 0, 'ok'],
+      ['upload', `${dst}/a\\x0awarden-0000:recv:99:forged \\#012`, 1, 'ok'],
+      ['upload', `${dst}/kept`, 3, 'ok'],
+      ['upload', `${dst}/sub/gone`, 2, 'ok'],
+    ].sort((a, b) => String(a).localeCompare(String(b))));
+  }, 120_000);
+
+  it('rsync whose files cannot be listed is still one record saying why', async () => {
+    const dst = targetDir('rsync-run');
+    const file = path.join(local, 'run.txt');
+    writeFileSync(file, 'one');
+    // A target rsync that drops Warden's --log-file (a wrapper, an rrsync-like filter).
+    const wrapper = path.join(shared, 'bin-nolog', 'rsync');
+    mkdirSync(path.dirname(wrapper), { mode: 0o755 });
+    writeFileSync(wrapper, '#!/bin/sh\nfor a; do shift; case "$a" in --log-file*) ;; *) set -- "$@" "$a";; esac; done\nexec /usr/bin/rsync "$@"\n', { mode: 0o755 });
+    const nolog = await runProgram('rsync', ['-e', rsyncSsh('web1'), `--rsync-path=${wrapper}`, file, `127.0.0.1:${dst}/a.txt`], 60_000);
+    expect(`${nolog.status} ${nolog.stderr}`).toBe('0 ');
+    // Shell quoting in the command line (--old-args sends the path as typed): not rewritten.
+    const quoted = await runProgram('rsync', ['--old-args', '-e', rsyncSsh('web1'), file, `127.0.0.1:'${dst}/b.txt'`], 60_000);
+    expect(`${quoted.status} ${quoted.stderr}`).toBe('0 ');
+    expect(readFileSync(path.join(dst, 'b.txt'), 'utf8')).toBe('one');
+    let got: TransferEvent[] = [];
+    await waitUntil('two run records', async () => (got = (await queryTransfers(warden.instance.redis, warden.instance.keys, { limit: 50 })).filter((e) => e.path.includes(dst))).length >= 2);
+    expect(got.map((e) => [e.operation, e.path, e.result, e.message]).sort()).toEqual([
+      ['upload', `'${dst}/b.txt'`, 'started', 'files not listed: the command line uses shell syntax'],
+      ['upload', `${dst}/a.txt`, 'unlogged', "files not listed: the target's rsync wrote no per-file log"],
+    ]);
+  }, 120_000);
 
   it('paramiko put, get and remove are logged', async () => {
     const dir = targetDir('paramiko');
