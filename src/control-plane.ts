@@ -9,6 +9,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { RedisClient } from './redis-connection.js';
 import type { Counters } from './counters.js';
+import type { FleetEventSink } from './fleet-events.js';
 import type { Logger } from './logger.js';
 import type { RedisKeys } from './redis-keys.js';
 import type { Registry } from './registry.js';
@@ -53,6 +54,7 @@ export class ControlPlane {
       registry: Registry;
       counters: Counters;
       log: Logger;
+      events?: FleetEventSink;
     },
   ) {
     const name = opts.keys.controlQueue(opts.instanceId);
@@ -109,7 +111,14 @@ export class ControlPlane {
     this.opts.supervisor.check(job.kind, job.sessionId);
   }
 
+  /** Consoles see every kill's acknowledgement, whoever asked (API or CLI). */
   private async kill(job: Extract<ControlJob, { kind: 'kill' }>): Promise<KillResult> {
+    const r = await this.killSession(job);
+    this.opts.events?.publish({ type: 'kill_acknowledged', session: r.sessionId, instance: r.instance, outcome: r.outcome, by: job.by, ms: r.ms });
+    return r;
+  }
+
+  private async killSession(job: Extract<ControlJob, { kind: 'kill' }>): Promise<KillResult> {
     const started = performance.now();
     const { supervisor, registry, instanceId, counters, log } = this.opts;
     const result = (outcome: KillResult['outcome'], reason?: string): KillResult => ({

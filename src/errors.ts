@@ -12,6 +12,7 @@ export const ERRORS = {
   SESSION_NOT_FOUND: 'No session matches that id',
   SESSION_AMBIGUOUS: 'That id prefix matches more than one session',
   RECORDING_NOT_FOUND: 'No recording found for',
+  RECORDING_INSTANCE_GONE: 'The Warden instance holding this recording is gone (stopped or unreachable); its recordings are on its disk only',
   USAGE: 'Invalid command line',
   ADMIN_UNAUTHENTICATED: 'Log in first (POST /api/login) or send Authorization: Bearer <token>',
   ADMIN_LOGIN_FAILED: 'Wrong admin name or password',
@@ -21,6 +22,8 @@ export const ERRORS = {
   BAD_REQUEST: 'The request is malformed',
   NOT_FOUND: 'No such endpoint',
   NOT_READY: 'This instance is not ready',
+  ADMIN_TOO_MANY_STREAMS: 'Too many event streams are open on this instance; close one or use another instance',
+  FLEET_UNAUTHENTICATED: 'Instance-to-instance request without a valid fleet signature',
   INTERNAL: 'Internal error; see the Warden log',
 } as const;
 export type ErrorCode = keyof typeof ERRORS;

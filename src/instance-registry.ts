@@ -19,6 +19,8 @@ const storedInstance = z.object({
   heartbeat: num,
   sessions: num.default(0),
   address: z.string().default(''),
+  /** Where its admin API answers other instances (recording proxy); '' without one. */
+  adminUrl: z.string().default(''),
 });
 
 export type InstanceInfo = z.output<typeof storedInstance> & { alive: boolean };
@@ -37,6 +39,13 @@ export class InstanceRegistry {
       .hset(k.instance(info.id), { ...info, heartbeat: now })
       .zadd(k.instances, now, info.id)
       .exec();
+  }
+
+  /** One instance's record, if it is still registered. */
+  async get(id: string): Promise<InstanceInfo | undefined> {
+    const res = (await this.redis.pipeline().hgetall(this.keys.instance(id)).exists(this.keys.lease(id)).exec()) ?? [];
+    const parsed = storedInstance.safeParse(res[0]?.[1]);
+    return parsed.success ? { ...parsed.data, alive: res[1]?.[1] === 1 } : undefined;
   }
 
   async alive(id: string): Promise<boolean> {

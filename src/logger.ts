@@ -22,6 +22,9 @@ const REDACT = [
   '*.data',
 ];
 
+/** The field names redacted above, for copies of log objects written elsewhere (the audit stream). */
+export const REDACTED_FIELDS: ReadonlySet<string> = new Set(REDACT.filter((p) => !p.includes('*')));
+
 export function createLogger(opts: { pretty?: boolean; level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   const base = {
     level: opts.level ?? process.env.WARDEN_LOG_LEVEL ?? 'info',

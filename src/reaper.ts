@@ -8,6 +8,7 @@ import type { Logger } from './logger.js';
 import type { InstanceRegistry } from './instance-registry.js';
 import type { Registry } from './registry.js';
 import type { Counters } from './counters.js';
+import type { FleetEventSink } from './fleet-events.js';
 
 export class Reaper {
   private timer?: NodeJS.Timeout;
@@ -19,6 +20,7 @@ export class Reaper {
     private readonly instances: InstanceRegistry,
     private readonly counters: Counters,
     private readonly log: Logger,
+    private readonly events?: FleetEventSink,
   ) {}
 
   start(everyMs: number): void {
@@ -41,6 +43,7 @@ export class Reaper {
         if (inst.alive || inst.id === this.selfId) continue;
         const ids = await this.registry.reapInstance(inst.id);
         await this.instances.forget(inst.id);
+        this.events?.publish({ type: 'instance_lost', instance: inst.id, sessions: ids.length });
         if (ids.length) {
           this.counters.add('reaped', ids.length);
           this.log.warn({ lost: inst.id, sessions: ids.length }, 'instance lease expired: sessions finalised as instance_lost');

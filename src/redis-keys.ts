@@ -62,6 +62,18 @@ export class RedisKeys {
   get transfers(): string {
     return `${this.tag}:transfers`;
   }
+  /** The fleet's audit events (a bounded stream; the JSONL file of each instance stays the full copy). */
+  get auditEvents(): string {
+    return `${this.tag}:audit`;
+  }
+  /** Pub/sub channel of fleet events (session opened/state/ended, kill acknowledged, instance up/lost). */
+  get events(): string {
+    return `${this.tag}:events`;
+  }
+  /** Random secret instances sign admin requests to each other with (recording proxy). */
+  get fleetSecret(): string {
+    return `${this.tag}:fleet-secret`;
+  }
   /** Counters (kills, idle warnings, ...), one hash. */
   get counters(): string {
     return `${this.tag}:counters`;

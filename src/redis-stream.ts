@@ -1,16 +1,17 @@
 /**
  * Reading a bounded log stream (commands, transfers) newest first, a page at a time, keeping
- * the entries a filter accepts, until `limit` of them are found or the stream is exhausted.
+ * the entries a filter accepts, until `limit` of them are found or the stream is exhausted (or
+ * reaches `min`, a stream id such as a time in ms).
  */
 import type { RedisClient } from './redis-connection.js';
 
 const PAGE = 1000;
 
-export async function readNewestFirst<T>(redis: RedisClient, key: string, limit: number, pick: (fields: Record<string, string>) => T | undefined): Promise<T[]> {
+export async function readNewestFirst<T>(redis: RedisClient, key: string, limit: number, pick: (fields: Record<string, string>) => T | undefined, min = '-'): Promise<T[]> {
   const out: T[] = [];
   let end = '+';
   while (out.length < limit) {
-    const batch = await redis.xrevrange(key, end, '-', 'COUNT', PAGE);
+    const batch = await redis.xrevrange(key, end, min, 'COUNT', PAGE);
     if (batch.length === 0) break;
     for (const [, flat] of batch) {
       const fields: Record<string, string> = {};

@@ -4,6 +4,7 @@
  * from config.ts so the main schema stays readable.
  */
 import { z } from 'zod';
+import { duration } from '../config-fields.js';
 
 export const ADMIN_ROLES = ['operator', 'viewer'] as const;
 export type AdminRole = (typeof ADMIN_ROLES)[number];
@@ -32,6 +33,15 @@ export const adminSchema = (listen: z.ZodType<{ host: string; port: number }, st
     sessionTtl: z.number().int().min(60_000).default(8 * 3_600_000),
     /** Failed logins per source and per name in one minute before 429. */
     loginAttempts: z.number().int().min(1).max(1000).default(5),
+    /**
+     * The URL other instances reach this admin API at (recording proxy). Default: the
+     * listen address, which is wrong for a wildcard listen (0.0.0.0) or behind NAT.
+     */
+    advertise: z.string().url().regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional(),
+    /** Concurrent Server-Sent Events streams (GET /api/events) on this instance. */
+    eventStreams: z.number().int().min(1).max(10_000).default(100),
+    /** A comment line on idle event streams this often (ms), so proxies do not close them. */
+    eventsHeartbeat: duration.pipe(z.number().min(100).max(300_000)).default(15_000),
     /** GET /metrics needs a token or session when true. */
     metricsAuth: z.boolean().default(false),
   })

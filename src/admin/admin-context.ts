@@ -7,6 +7,8 @@ import type { Registry } from '../registry.js';
 import type { AdminAuth, Principal } from './admin-auth.js';
 import type { AdminConfig } from './admin-config.js';
 import type { AdminMetrics } from './admin-metrics.js';
+import type { EventHub } from './event-hub.js';
+import type { RecordingsConfig } from './recording-source.js';
 
 export interface AdminContext {
   id: string;
@@ -18,6 +20,10 @@ export interface AdminContext {
   auth: AdminAuth;
   metrics: AdminMetrics;
   audit: Logger;
+  /** Where this instance's recordings are (served to admins and to other instances). */
+  recordings: RecordingsConfig;
+  /** Server-Sent Events streams of this instance. */
+  events: EventHub;
   /** True once the admin listener accepts connections (readiness). */
   listening(): boolean;
 }

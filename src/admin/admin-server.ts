@@ -12,6 +12,8 @@ import { sendError } from './admin-errors.js';
 import { healthRoutes } from './admin-health-routes.js';
 import { loginRoutes } from './admin-login-routes.js';
 import { sessionRoutes } from './admin-session-routes.js';
+import { recordingRoutes } from './admin-recording-routes.js';
+import { eventsRoutes } from './admin-events-routes.js';
 
 /** Requests are a few fields; anything bigger is refused before it is parsed. */
 const BODY_LIMIT = 16 * 1024;
@@ -48,5 +50,9 @@ export function buildAdminApp(ctx: AdminContext, log: Logger, tls?: { cert: stri
   loginRoutes(app, ctx);
   sessionRoutes(app, ctx);
   healthRoutes(app, ctx);
+  recordingRoutes(app, ctx);
+  eventsRoutes(app, ctx);
+  // Open event streams would hold the server open: end them before it closes.
+  app.addHook('preClose', async () => ctx.events.close());
   return app;
 }

@@ -5,11 +5,13 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { queryCommands } from '../audit/audit-queues.js';
+import { queryAudit } from '../audit/audit-stream.js';
 import type { KillReport } from '../control-client.js';
 import { WardenError } from '../errors.js';
 import type { SessionRecord } from '../session-record.js';
 import { printable } from '../text.js';
 import { principalOf, type AdminContext } from './admin-context.js';
+import { recordedChannels } from './recording-source.js';
 import { commandsQuery, decode, killBody, sessionIdParam, sessionsQuery, userParam } from './admin-input.js';
 
 const KILL_TIMEOUT_MS = 5_000;
@@ -50,8 +52,11 @@ export function sessionRoutes(app: FastifyInstance, ctx: AdminContext): void {
     const id = await registry.resolve(decode(sessionIdParam, req.params, 'id').id);
     const session = await registry.get(id);
     if (!session) throw new WardenError('SESSION_NOT_FOUND', `"${id}" has expired from the registry`);
-    const commands = await queryCommands(ctx.redis, registry.keys, { session: id, limit: 1000 });
-    return { session, commands };
+    const [commands, audit] = await Promise.all([
+      queryCommands(ctx.redis, registry.keys, { session: id, limit: 1000 }),
+      queryAudit(ctx.redis, registry.keys, { session: id, since: session.start, limit: 1000 }),
+    ]);
+    return { session, channels: recordedChannels(session), commands, audit };
   });
 
   app.post('/api/sessions/:id/kill', async (req, reply) => {

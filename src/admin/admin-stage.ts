@@ -13,6 +13,8 @@ import type { AdminConfig } from './admin-config.js';
 import { AdminMetrics, type MetricsSources } from './admin-metrics.js';
 import { buildAdminApp } from './admin-server.js';
 import { tapAudit } from './audit-tap.js';
+import { EventHub } from './event-hub.js';
+import type { RecordingsConfig } from './recording-source.js';
 
 export class AdminStage {
   readonly name = 'admin';
@@ -22,9 +24,11 @@ export class AdminStage {
   private app: FastifyInstance | undefined;
   private control: ControlClient | undefined;
   address: string | undefined;
+  private events: EventHub | undefined;
 
   constructor(
     private readonly cfg: AdminConfig,
+    private readonly recordings: RecordingsConfig,
     audit: Logger,
     private readonly log: Logger,
     private readonly sources: () => MetricsSources,
@@ -37,9 +41,12 @@ export class AdminStage {
     this.metrics.attach(s);
     this.control = new ControlClient(s.redis, s.registry, s.registry.keys);
     const auth = new AdminAuth(this.cfg);
+    const log = this.log.child({ component: 'admin' });
+    const events = new EventHub(s.redis, s.registry.keys, { maxStreams: this.cfg.eventStreams, heartbeatMs: this.cfg.eventsHeartbeat }, log);
+    this.events = events;
     const app = buildAdminApp(
-      { ...s, cfg: this.cfg, control: this.control, auth, metrics: this.metrics, audit: this.audit, listening: () => app.server.listening },
-      this.log.child({ component: 'admin' }),
+      { ...s, cfg: this.cfg, control: this.control, auth, metrics: this.metrics, audit: this.audit, recordings: this.recordings, events, listening: () => app.server.listening },
+      log,
       this.cfg.tls,
     );
     this.app = app;
@@ -47,7 +54,13 @@ export class AdminStage {
     this.log.info({ address: this.address }, 'admin API listening');
   }
 
+  /** Where other instances reach this admin API (registered with the heartbeat). */
+  get url(): string | undefined {
+    return this.cfg.advertise ?? this.address;
+  }
+
   async stop(): Promise<void> {
+    this.events?.close();
     await this.app?.close();
     await this.control?.close();
   }
@@ -55,5 +68,5 @@ export class AdminStage {
 
 /** The stage when the config has an `admin:` section, else undefined. */
 export function adminStage(cfg: Config, audit: Logger, log: Logger, sources: () => MetricsSources): AdminStage | undefined {
-  return cfg.admin ? new AdminStage(cfg.admin, audit, log, sources) : undefined;
+  return cfg.admin ? new AdminStage(cfg.admin, { dataDir: cfg.dataDir, recording: cfg.recording }, audit, log, sources) : undefined;
 }
