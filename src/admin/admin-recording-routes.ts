@@ -45,7 +45,7 @@ export function recordingRoutes(app: FastifyInstance, ctx: AdminContext): void {
     const who = principalOf(req);
     const audit = (verdict: string, proxied: boolean) =>
       ctx.audit.info(
-        { event: 'recording_download', admin: who.name, via: who.via, remote: req.ip, session: id, user: rec.user, channel, instance: rec.instance, proxied, verdict },
+        { event: 'recording_download', admin: who.name, via: who.via, remote: req.ip, session: id, user: rec.user, channel, holder: rec.instance, proxied, verdict },
         'admin downloaded a recording',
       );
     if (rec.instance === ctx.id) {
