@@ -31,12 +31,12 @@ export class InstanceRegistry {
     private readonly keys: RedisKeys,
   ) {}
 
-  async heartbeat(info: Omit<InstanceInfo, 'heartbeat' | 'alive'>, leaseMs: number, now = Date.now()): Promise<void> {
+  async heartbeat(info: Omit<InstanceInfo, 'heartbeat' | 'alive' | 'adminUrl'> & { adminUrl?: string }, leaseMs: number, now = Date.now()): Promise<void> {
     const k = this.keys;
     await this.redis
       .multi()
       .set(k.lease(info.id), String(now), 'PX', leaseMs)
-      .hset(k.instance(info.id), { ...info, heartbeat: now })
+      .hset(k.instance(info.id), { ...info, adminUrl: info.adminUrl ?? '', heartbeat: now })
       .zadd(k.instances, now, info.id)
       .exec();
   }

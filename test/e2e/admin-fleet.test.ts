@@ -98,12 +98,11 @@ async function openEvents(token = VIEW): Promise<EventStream> {
     events: () =>
       text
         .split('\n\n')
-        .map((frame) => {
+        .flatMap((frame): Json[] => {
           const type = /^event: (.+)$/m.exec(frame)?.[1];
           const data = /^data: (.+)$/m.exec(frame)?.[1];
-          return type && data ? { ...(JSON.parse(data) as Json), sseType: type } : undefined;
-        })
-        .filter((e): e is Json => e !== undefined),
+          return type && data ? [{ ...(JSON.parse(data) as Json), sseType: type }] : [];
+        }),
     close: () => ac.abort(),
   };
 }
@@ -235,7 +234,8 @@ describe('admin API across the fleet', () => {
       expect({ p, status: r.status, code: r.json.error?.code }).toEqual({ p, status, code });
     }
     // B's internal route wants the fleet signature, not an admin token, and never a forged one.
-    for (const headers of [{}, { 'x-warden-fleet': `${Date.now()}.aW5zdC1h.Y2Fyb2w.AAAA` }]) {
+    const forged: Array<Record<string, string>> = [{}, { 'x-warden-fleet': `${Date.now()}.aW5zdC1h.Y2Fyb2w.AAAA` }];
+    for (const headers of forged) {
       const r = await get(`/fleet/recordings/${idB}/1`, OPS, apiB, headers);
       expect({ status: r.status, code: r.json.error?.code }).toEqual({ status: 401, code: 'FLEET_UNAUTHENTICATED' });
     }

@@ -53,7 +53,7 @@ describe('admin auth', () => {
     const token = newToken();
     const auth = new AdminAuth(
       {
-        listen: { host: '127.0.0.1', port: 1 }, insecure: false, sessionTtl: 60_000, loginAttempts: 2, metricsAuth: false,
+        listen: { host: '127.0.0.1', port: 1 }, insecure: false, sessionTtl: 60_000, loginAttempts: 2, metricsAuth: false, eventStreams: 100, eventsHeartbeat: 15_000,
         admins: { carol: { password: await hashPassword('pw-carol'), role: 'operator' } },
         tokens: { ci: { hash: hashToken(token), role: 'viewer' } },
       },
