@@ -31,12 +31,20 @@ export class InstanceRegistry {
     private readonly keys: RedisKeys,
   ) {}
 
-  async heartbeat(info: Omit<InstanceInfo, 'heartbeat' | 'alive' | 'adminUrl'> & { adminUrl?: string }, leaseMs: number, now = Date.now()): Promise<void> {
+  /** Fields this process adds to its record (its admin URL): written now and at every heartbeat. */
+  private readonly advertised: Record<string, string> = {};
+
+  async advertise(id: string, fields: Record<string, string>): Promise<void> {
+    Object.assign(this.advertised, fields);
+    await this.redis.hset(this.keys.instance(id), fields);
+  }
+
+  async heartbeat(info: Omit<InstanceInfo, 'heartbeat' | 'alive' | 'adminUrl'>, leaseMs: number, now = Date.now()): Promise<void> {
     const k = this.keys;
     await this.redis
       .multi()
       .set(k.lease(info.id), String(now), 'PX', leaseMs)
-      .hset(k.instance(info.id), { ...info, adminUrl: info.adminUrl ?? '', heartbeat: now })
+      .hset(k.instance(info.id), { ...info, ...this.advertised, heartbeat: now })
       .zadd(k.instances, now, info.id)
       .exec();
   }

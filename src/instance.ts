@@ -33,8 +33,6 @@ import { Reaper } from './reaper.js';
 import { RecordingHealth } from './recording/recording-health.js';
 import { recordingsDir } from './audit/recording-files.js';
 import { AuthPenalty } from './auth-penalty.js';
-import { AuditStream } from './audit/audit-stream.js';
-import { tapAudit } from './admin/audit-tap.js';
 import { FleetEvents } from './fleet-events.js';
 
 export interface Instance {
@@ -76,8 +74,6 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   let counters!: Counters;
   let reaper!: Reaper;
   let auditQueues!: AuditQueues;
-  let events!: FleetEvents;
-  let auditStream: AuditStream | undefined;
   let heartbeatTimer: NodeJS.Timeout | undefined;
   let stopRecordingHealth = () => {};
   const journal = new Journal(journalFile(cfg.dataDir), ilog);
@@ -86,15 +82,16 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   const startedAt = Date.now();
   // Admin API (optional): its stage runs last; sessions get its tapped audit logger.
   // Loaded only when configured: Fastify and prom-client cost startup time nobody else needs.
-  // Every audit event also goes to the fleet's Redis stream (GET /api/audit), once Redis is up.
-  audit = tapAudit(audit, (e) => auditStream?.onAudit(e));
+  // Fleet events and the fleet's copy of every audit event (GET /api/events, /api/audit).
+  const fleet = new FleetEvents(id, ilog);
+  audit = fleet.tap(audit);
   const admin = cfg.admin && (await import('./admin/admin-stage.js')).adminStage(cfg, audit, ilog, () => ({ id, redis, registry, instances, counters }));
   if (admin) audit = admin.audit;
   const beat = async () => {
     const sessions = await supervisor.count();
     const addr = address ? `${address.address}:${address.port}` : '';
     await instances
-      .heartbeat({ id, host: hostname(), pid: process.pid, version: packageVersion(), started: startedAt, sessions, address: addr, adminUrl: admin ? admin.url ?? '' : '' }, cfg.instance.lease)
+      .heartbeat({ id, host: hostname(), pid: process.pid, version: packageVersion(), started: startedAt, sessions, address: addr }, cfg.instance.lease)
       .catch((err: unknown) => ilog.warn({ err }, 'heartbeat failed'));
   };
 
@@ -138,11 +135,10 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
         await redis.ping().catch((err: Error) => {
           throw new WardenError('REDIS_UNAVAILABLE', `${describeRedis(cfg)}: ${err.message}`);
         });
-        registry = new Registry(redis, keys, { retentionMs: cfg.registry.retention, historyMax: cfg.registry.historyMax });
+        registry = new Registry(redis, keys, { retentionMs: cfg.registry.retention, historyMax: cfg.registry.historyMax, listener: fleet });
         instances = new InstanceRegistry(redis, keys);
         counters = new Counters(redis, keys);
-        events = new FleetEvents(redis, keys, ilog);
-        auditStream = new AuditStream(redis, keys, id, ilog);
+        fleet.connect(redis, keys);
         // Final records of the previous run first: the reap below must not finalise them again
         // with the wrong reason and time.
         await journal.flush(journalSink());
@@ -156,7 +152,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
         // Last: every session of ours is final by now, so nobody reaps them as lost.
         health.stop();
         probeRedis.disconnect();
-        await withTimeout(Promise.all([auditStream?.close(), events.publishNow({ type: 'instance_down', instance: id })]), 1_000);
+        await withTimeout(fleet.close(), 1_000);
         // Bounded: a frozen or unreachable Redis answers neither; disconnect fails what waits.
         await withTimeout(instances.forget(id).catch(() => {}), 1_000);
         await withTimeout(Promise.all([redis.quit(), workerRedis.quit()]).catch(() => {}), 1_000);
@@ -193,7 +189,6 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
             penalty: new AuthPenalty(redis, keys, { threshold: cfg.auth.penaltyThreshold, windowMs: cfg.auth.penaltyWindow }),
             scheduler: { schedule: (kind, sessionId, at) => control.schedule(kind, sessionId, at), cancel: (sessionId) => control.cancel(sessionId) },
             registryAvailable: () => health.available,
-            events,
           },
           journal,
         });
@@ -209,7 +204,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
     {
       name: 'control',
       start: async () => {
-        control = new ControlPlane({ instanceId: id, keys, connection: redis, workerConnection: workerRedis, supervisor, registry, counters, log: ilog, events });
+        control = new ControlPlane({ instanceId: id, keys, connection: redis, workerConnection: workerRedis, supervisor, registry, counters, log: ilog, events: fleet });
         await control.ready();
       },
       // Bounded: the sessions (next) must be told and finalised even if Redis hangs here.
@@ -231,10 +226,10 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
       name: 'heartbeat',
       start: async () => {
         await beat();
-        events.publish({ type: 'instance_up', instance: id });
+        fleet.publish({ type: 'instance_up', instance: id });
         heartbeatTimer = setInterval(() => void beat(), cfg.instance.heartbeatInterval);
         heartbeatTimer.unref();
-        reaper = new Reaper(id, registry, instances, counters, ilog, events);
+        reaper = new Reaper(id, registry, instances, counters, ilog, fleet);
         reaper.start(cfg.instance.reaperInterval);
         // After a Redis restart or failover: write what waited, re-assert what is live.
         health.onChange((up) => up && flushJournal());
@@ -283,8 +278,6 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
     await stopAll(cfg.shutdownTimeout);
     throw err;
   }
-  // The admin URL exists only now (that stage runs last): register it without waiting a beat.
-  if (admin) await beat();
   ilog.info({ address: `${address.address}:${address.port}` }, 'warden started');
 
   let stopping: Promise<void> | undefined;

@@ -40,6 +40,13 @@ export function defineRegistryCommands(redis: RedisClient): RedisClient & Regist
 export interface RegistryOptions {
   retentionMs: number;
   historyMax: number;
+  /** Told of every change this registry applies to a record's state (fleet events). */
+  listener?: RegistryListener;
+}
+
+export interface RegistryListener {
+  stateChanged(id: string, fields: Partial<SessionRecord>): void;
+  finished(rec: SessionRecord & { reason: EndReason }): void;
 }
 
 export class Registry {
@@ -63,7 +70,9 @@ export class Registry {
 
   /** Update fields of a live record. False if missing or finished. */
   async update(id: string, fields: Partial<SessionRecord>): Promise<boolean> {
-    return (await this.redis.wardenUpdate(this.keys.session(id), ...encodeRecord(fields))) === 1;
+    const applied = (await this.redis.wardenUpdate(this.keys.session(id), ...encodeRecord(fields))) === 1;
+    if (applied && fields.state) this.opts.listener?.stateChanged(id, fields);
+    return applied;
   }
 
   /**
@@ -86,6 +95,7 @@ export class Registry {
       k.sessionPrefix,
       ...encodeRecord(fields),
     );
+    if (res === 1) this.opts.listener?.finished(rec);
     return res === 1;
   }
 

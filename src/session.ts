@@ -26,7 +26,6 @@ import { SessionTimers, type Scheduler } from './session-timers.js';
 import type { AuditSink } from './audit/audit-queues.js';
 import type { AuthPenalty } from './auth-penalty.js';
 import type { Counters } from './counters.js';
-import type { FleetEventSink } from './fleet-events.js';
 import type { RecordingHealth } from './recording/recording-health.js';
 import { disconnectFor, Farewell } from './session-farewell.js';
 import { connectTarget } from './target-connector.js';
@@ -51,8 +50,6 @@ export interface SessionDeps {
   instanceId: string;
   log: Logger;
   audit: Logger;
-  /** Fleet events for admin consoles (opened, state, ended); authenticated sessions only. */
-  events?: FleetEventSink;
 }
 
 /** Reported to the supervisor once, when the session has ended. */
@@ -77,8 +74,6 @@ export class Session {
   private readonly timers: SessionTimers;
   private target?: Client;
   private ended = false;
-  /** True once consoles were told this session opened (they then hear of its end). */
-  private announced = false;
   private readonly login: SessionLogin;
 
   constructor(
@@ -266,21 +261,7 @@ export class Session {
   private recordState(state: SessionState): void {
     this.record.state = state;
     const { user, asset, account } = this.record;
-    this.announce(state);
     void this.deps.registry.update(this.id, { state, user, asset, account, ...this.syncRecord() }).catch((err: unknown) => this.log.warn({ err }, 'registry update failed'));
-  }
-
-  /**
-   * Consoles hear of a session once it has a user: pre-auth connections are not announced, so
-   * a flood of them (bounded by maxStartups, but unauthenticated) cannot flood every console.
-   */
-  private announce(state: SessionState): void {
-    const events = this.deps.events;
-    if (!events || !this.record.user) return;
-    const { instance, user, asset, account } = this.record;
-    if (this.announced) return events.publish({ type: 'session_state', session: this.id, instance, state });
-    this.announced = true;
-    events.publish({ type: 'session_opened', session: this.id, instance, user, asset, account, state });
   }
 
   // --- the one way out --------------------------------------------------------------------
@@ -299,7 +280,6 @@ export class Session {
       audit.error({ event: 'recording_failed', session: this.id, user: rec.user, asset: rec.asset, account: rec.account, why: end.detail, policy: 'terminate' }, 'recording failed; session closed');
     }
 
-    if (this.announced) this.deps.events?.publish({ type: 'session_ended', session: this.id, instance: rec.instance, reason: end.reason, by: end.by });
     this.target?.end();
     this.timers.disarm();
     const recordingsClosed = this.channels.closeAudits();

@@ -52,6 +52,8 @@ export class AdminStage {
     this.app = app;
     this.address = await app.listen({ host: this.cfg.listen.host, port: this.cfg.listen.port });
     this.log.info({ address: this.address }, 'admin API listening');
+    // Other instances fetch this one's recordings through it (recording-proxy.ts).
+    await s.instances.advertise(s.id, { adminUrl: this.url ?? '' });
   }
 
   /** Where other instances reach this admin API (registered with the heartbeat). */
