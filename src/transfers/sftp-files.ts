@@ -3,6 +3,7 @@
  * written, why it was refused or failed, and the copy following its bytes (transfer.keep). A
  * file is one record when it is closed: an upload or download (a directory: a listing).
  */
+import { ByteRanges } from './byte-ranges.js';
 import { Malformed } from './sftp-wire.js';
 import type { EmitTransfer, TransferRecord } from './transfer-event.js';
 import type { Refusal } from './transfer-policy.js';
@@ -22,8 +23,9 @@ export interface OpenFile {
   dir: boolean;
   write: boolean;
   at: number;
-  read: number;
-  written: number;
+  /** The file's ranges read or written (a range sent twice counts once). */
+  read: ByteRanges;
+  written: ByteRanges;
   refused?: Refusal;
   error?: string;
   removed?: boolean;
@@ -48,13 +50,15 @@ export class OpenFiles {
   open(handle: string, f: Pick<OpenFile, 'path' | 'dir' | 'write' | 'at'>): void {
     if (this.byHandle.size >= this.maxHandles && !this.byHandle.has(handle)) throw new Malformed(`more than ${this.maxHandles} open handles`);
     const tap = f.dir ? undefined : this.startTap?.(f.write ? 'upload' : 'download', f.path);
-    this.byHandle.set(handle, { ...f, read: 0, written: 0, tap, tapNext: 0 });
+    this.byHandle.set(handle, { ...f, read: new ByteRanges(), written: new ByteRanges(), tap, tapNext: 0 });
   }
 
   /** The copy to show `length` bytes at `offset` to; none (and no more copy) if out of order. */
   follow(f: OpenFile | undefined, offset: number, length: number): FileTap | undefined {
     const tap = f?.tap;
     if (!f || !tap) return undefined;
+    // A block sent again (a client re-reading what it asked for twice): already in the copy.
+    if (offset < f.tapNext && offset + length <= f.tapNext) return undefined;
     if (offset !== f.tapNext) {
       tap.abort();
       f.tap = undefined;
@@ -86,7 +90,7 @@ export class OpenFiles {
       protocol: 'sftp',
       operation: f.dir ? 'list' : f.write ? 'upload' : 'download',
       path: f.path,
-      bytes: f.write ? f.written : f.read,
+      bytes: (f.write ? f.written : f.read).total(),
       result: f.refused ? 'denied' : (f.error ?? closeError ?? 'ok'),
       message: f.refused?.message,
       at: f.at,

@@ -129,7 +129,7 @@ export class SftpTracker {
       this.removePartial(f);
     }
     if (f?.refused) return this.refuseIo(id, f.refused);
-    if (f) f.written += length;
+    f?.written.add(offset, length);
     this.track(id, { type: FXP.WRITE, at, handle });
     this.upTap = this.handles.follow(f, offset, length);
     return this.upTap ? 'tap' : 'pass';
@@ -253,7 +253,7 @@ export class SftpTracker {
       this.fromTarget.inject(statusPacket(id, FX_PERMISSION_DENIED, `Warden: ${f.refused.message}`));
       return 'drop';
     }
-    f.read += length;
+    f.read.add(p.offset!, length);
     this.downTap = this.handles.follow(f, p.offset!, length);
     return this.downTap ? 'tap' : 'pass';
   }

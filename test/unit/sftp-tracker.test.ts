@@ -71,6 +71,19 @@ describe('SFTP tracker', () => {
     ]);
   });
 
+  it('a block read twice (paramiko re-requests a prefetched block) counts once: the file size, not the traffic', () => {
+    const steps: Step[] = [
+      ['c', P.init()], ['t', P.version()],
+      ['c', P.open(1, '/srv/f.bin', RD)], ['t', P.handle(1, 'H')],
+      ['c', P.read(2, 'H', 0, 100)], ['c', P.read(3, 'H', 100, 100)], ['c', P.read(4, 'H', 100, 100)],
+      ['t', P.data(2, Buffer.alloc(100, 1))], ['t', P.data(3, Buffer.alloc(70, 2))], ['t', P.data(4, Buffer.alloc(70, 2))],
+      ['c', P.read(5, 'H', 170, 100)], ['t', P.status(5, 1)],
+      ['c', P.close(6, 'H')], ['t', P.status(6, 0)],
+    ];
+    const out = expectSplitInvariant(steps, ALLOW);
+    expect(out.events.map((e) => [e.operation, e.bytes, e.result])).toEqual([['download', 170, 'ok']]);
+  });
+
   it('refuses by policy: the request never reaches the target, the client reads permission denied', () => {
     const steps: Step[] = [
       ['c', P.init()], ['t', P.version()],
