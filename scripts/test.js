@@ -5,7 +5,8 @@
  *   1. system programs (redis-server, sshd, ssh/scp/sftp, tmux, asciinema), installed with
  *      apt-get when running as root, otherwise a clear message and exit 1;
  *   2. node_modules (`npm ci` if absent);
- *   3. `tsc -p tsconfig.json`: e2e tests spawn `node bin/warden.js`, which runs the build;
+ *   3. `tsc -p tsconfig.json` and scripts/build-cli.js: e2e tests spawn `node bin/warden.js`,
+ *      which runs the build (the CLI's commands from its bundle);
  *      then `tsc -p tsconfig.test.json` type-checks the tests (vitest itself does not);
  *   4. `vitest run`, with any extra arguments (`npm test -- test/unit -t idle`), exiting with
  *      vitest's code.
@@ -57,8 +58,9 @@ if (!existsSync(path.join(root, 'node_modules', '.package-lock.json')) || !exist
   console.error('node_modules present');
 }
 
-step('build (tsc -p tsconfig.json)');
+step('build (tsc -p tsconfig.json, then the CLI bundle)');
 must(npx, ['--no-install', 'tsc', '-p', 'tsconfig.json']);
+must(process.execPath, [path.join(root, 'scripts', 'build-cli.js')]);
 step('type-check the tests (tsc -p tsconfig.test.json)');
 must(npx, ['--no-install', 'tsc', '-p', 'tsconfig.test.json']);
 

@@ -3,7 +3,7 @@
  * `auth`), per-connection limits and the environment allow-list. Parsed into the shapes
  * admission.ts and env-policy.ts use.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_MAX_STARTUPS, DEFAULT_PER_SOURCE_MAX_STARTUPS, parseMaxStartups } from './admission.js';
 import { DEFAULT_ENV_ALLOW } from './env-policy.js';
 

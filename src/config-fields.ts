@@ -2,10 +2,10 @@
  * Field types of the config: durations ("30m"), sizes ("50MiB"), public key lines, HOST:PORT,
  * the session policy and command rules (whose TypeScript type is inferred from the schema).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseByteSize } from './byte-size.js';
 import { parseDuration } from './duration.js';
-import { utils as sshUtils } from './ssh2.js';
+import { parseKey } from './ssh-key-parser.js';
 
 export const duration = z
   .union([z.string(), z.number()])
@@ -30,7 +30,7 @@ export const byteSize = z
   });
 
 export const publicKeyLine = z.string().superRefine((line, ctx) => {
-  const parsed = sshUtils.parseKey(line);
+  const parsed = parseKey(line);
   if (parsed instanceof Error || Array.isArray(parsed)) {
     ctx.addIssue({ code: 'custom', message: `not an OpenSSH public key line (${parsed instanceof Error ? parsed.message : 'several keys'})` });
   }

@@ -1,5 +1,5 @@
 /** The `redis:` setting: a URL, Sentinel settings or Cluster nodes (see src/redis-connection.ts). */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const redisNode = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict();
 const redisTls = z.union([

@@ -2,7 +2,7 @@
  * The sections of the config that are plain settings with defaults (each default written once,
  * in its field; an absent section is `{}` run through the schema: `.prefault({})`).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { byteSize, duration } from './config-fields.js';
 
 export const targetSection = z

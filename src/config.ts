@@ -5,9 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { utils as sshUtils } from './ssh2.js';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDuration } from './duration.js';
 import { parseByteSize } from './byte-size.js';
 import { WardenError } from './errors.js';

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { RedisClient } from './redis-connection.js';
-import { utils as sshUtils } from './ssh2.js';
+import { parseKey } from './ssh-key-parser.js';
 import type { RedisKeys } from './redis-keys.js';
 
 export interface HostKey {
@@ -14,7 +14,7 @@ export interface HostKey {
 
 /** "ssh-ed25519 AAAA... comment" → type and raw blob. */
 export function parseHostKeyLine(line: string): HostKey {
-  const parsed = sshUtils.parseKey(line);
+  const parsed = parseKey(line);
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0]! : parsed;
   return { type: key.type, blob: key.getPublicSSH() };

@@ -4,7 +4,7 @@
  * lost. Reads serve `warden terminals` and the kill path (is the owner alive?).
  */
 import type { RedisClient } from './redis-connection.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RedisKeys } from './redis-keys.js';
 
 const num = z.coerce.number();

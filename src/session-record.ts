@@ -8,7 +8,7 @@
  * finalised recording is attached as its own field `rec:<n>` by the records worker, so the
  * session's writes and the worker's never overwrite each other.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { END_REASONS } from '../machines/session.types.js';
 
 /** Channels listed in one record; a ControlPersist master can run thousands (all are in the audit log). */

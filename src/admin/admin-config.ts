@@ -3,7 +3,7 @@
  * use it (people with a password, scripts with a bearer token), each with a role. Kept apart
  * from config.ts so the main schema stays readable.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { duration } from '../config-fields.js';
 
 export const ADMIN_ROLES = ['operator', 'viewer'] as const;

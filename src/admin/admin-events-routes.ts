@@ -4,7 +4,7 @@
  * Both are reads: cookie or bearer, any role.
  */
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import { queryAudit } from '../audit/audit-stream.js';
 import type { AdminContext } from './admin-context.js';
 import { decode } from './admin-input.js';

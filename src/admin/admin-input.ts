@@ -2,7 +2,7 @@
  * Input of the admin API, decoded with zod: every string an admin (or anyone who reaches the
  * port) controls has a bound, ids are ULID characters only (no path tricks reach Redis).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { WardenError } from '../errors.js';
 
 export const MAX_REASON = 200;

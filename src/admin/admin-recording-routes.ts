@@ -6,7 +6,7 @@
  * in a header; every download is an audit event on the instance the admin asked.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import { WardenError } from '../errors.js';
 import { principalOf, type AdminContext } from './admin-context.js';
 import { decode, sessionIdParam } from './admin-input.js';

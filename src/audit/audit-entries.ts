@@ -1,5 +1,5 @@
 /** What the audit pipeline carries: command-log entries and finished recordings. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A command-log entry; the schema decodes it from the Redis stream (all fields strings there). */
 export const commandLogEntrySchema = z.object({

@@ -9,7 +9,7 @@
  * dropped and counted, they are still in the file). Field values a peer controls are already
  * escaped by whoever logged them; redacted fields are redacted here as in the file.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { REDACTED_FIELDS, type Logger } from '../logger.js';
 import type { RedisClient } from '../redis-connection.js';
 import type { RedisKeys } from '../redis-keys.js';

@@ -10,7 +10,7 @@
  * somewhere the attacker cannot write, e.g. the session record.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const GENESIS = '0'.repeat(64);
 

@@ -2,7 +2,7 @@
  * The `transfer:` config (top level: defaults for every grant, whether transfers are parsed at
  * all, kept copies; per grant: its own rules), and a grant's compiled policy.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { compileTransferPolicy, type TransferPolicy } from './transfer-policy.js';
 
 /** The schemas, given the config's size type ("1GiB", "50MiB" or a number of bytes). */

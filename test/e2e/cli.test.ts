@@ -1,7 +1,8 @@
 /**
  * The admin CLI against real processes: `sessions`, `commands`, `hostkeys` (and a TOFU key
  * that changes after first use), `check-config`, `hash-password`, `kill` when the owner is
- * dead or does not answer, and a session cut at its maximum duration.
+ * dead or does not answer, what `kill` loads (the CLI bundle, none of the server), and a session
+ * cut at its maximum duration.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,8 +13,9 @@ import { verifyPassword } from '../../src/password.js';
 import { RedisKeys } from '../../src/redis-keys.js';
 import { Registry, type SessionRecord } from '../../src/registry.js';
 import { liveRecord, openSession } from '../helpers/live-session.js';
+import { runCliTraced } from '../helpers/module-trace.js';
 import { makeTempDir, waitUntil } from '../helpers/processes.js';
-import { startRedis, uniquePrefix, type RedisHandle } from '../helpers/redis.js';
+import { REPO_ROOT, startRedis, uniquePrefix, type RedisHandle } from '../helpers/redis.js';
 import { runSsh } from '../helpers/ssh-client.js';
 import { authLinesOfNextConnection, startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { runCli, spawnWarden } from '../helpers/warden-process.js';
@@ -254,4 +256,33 @@ describe('warden kill when the owner cannot answer', () => {
       await w.stop();
     }
   }, 90_000);
+});
+
+describe('what `warden kill` loads', () => {
+  /** Warden modules that only the server runs: the SSH front door, the actors, the admin plane. */
+  const SERVER_INPUT = /^dist\/(src\/(instance|front-door|session|supervisor|channel-relay|ssh2)\.js|src\/admin\/admin-server\.js|machines\/session\.machine\.js)$/;
+  /** Packages (or parts) only the server needs. */
+  const SERVER_PACKAGE = /node_modules\/(ssh2\/lib\/(server|client)\.js|fastify\/|@fastify\/|@xterm\/|xstate\/|pino\/|prom-client\/)/;
+
+  it('kills from the CLI bundle without loading the SSH server, the actor runtime or the admin plane', async () => {
+    const live = openSession(warden, 'traced-kill');
+    const rec = await liveRecord(warden.instance.registry, 'traced-kill', live);
+    const run = await runCliTraced(['kill', rec.id, '--by', 'kit', '--config', warden.configFile]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`Killed session ${rec.id} on ${rec.instance} (user notified "Terminated by admin kit")`);
+    expect(await live.exited).toBe(255);
+    expect(live.err()).toContain('Terminated by admin kit');
+
+    const loaded = run.modules.map((f) => path.relative(REPO_ROOT, f));
+    // The bundle ran (not tsc's dist/src), and the control path inside it was reached.
+    expect(loaded).toContain('dist/cli/warden.js');
+    const meta = JSON.parse(readFileSync(path.join(REPO_ROOT, 'dist/cli/meta.json'), 'utf8')) as { outputs: Record<string, { inputs: Record<string, unknown> }> };
+    const inputs = loaded.flatMap((f) => Object.keys(meta.outputs[f]?.inputs ?? {}));
+    expect(inputs).toContain('dist/src/control-client.js');
+    const offenders = [
+      ...loaded.filter((f) => f.startsWith('dist/src/') || SERVER_PACKAGE.test(f)),
+      ...inputs.filter((i) => SERVER_INPUT.test(i)),
+    ];
+    expect(offenders).toEqual([]);
+  });
 });
