@@ -134,6 +134,19 @@ const COMMANDS: Record<string, Command> = {
       });
     },
   },
+  watch: {
+    usage: 'warden watch <id-or-prefix> --config FILE   (read-only; q or Ctrl-C leaves)',
+    options: { ...CONFIG },
+    async run(flags, positionals) {
+      const target = positionals[0];
+      if (!target) throw new WardenError('USAGE', 'give a session id (or unique prefix)');
+      return withRegistry(flags, async (registry) => {
+        const id = await registry.resolve(target);
+        const { watchInTerminal } = await import('./watch/watch-terminal.js');
+        return watchInTerminal(registry, id);
+      });
+    },
+  },
   terminals: {
     usage: 'warden terminals [--json] --config FILE',
     options: { ...CONFIG, json: { type: 'boolean' } },

@@ -57,6 +57,8 @@ const schema = z
     transfer: transfer.defaults,
     /** Audit events (JSON lines) go here, apart from the debug log. Default dataDir/audit.jsonl. */
     auditFile: z.string().optional(),
+    /** Live watch (src/watch): whether the watched user reads a line when an admin starts and stops watching. */
+    watch: z.object({ notifyUser: z.boolean().default(true) }).strict().prefault({}),
     /** The admin API (src/admin/); left out: no admin listener. */
     admin: adminSchema(hostPort).optional(),
     users: z.record(

@@ -13,6 +13,8 @@ export const ERRORS = {
   SESSION_AMBIGUOUS: 'That id prefix matches more than one session',
   RECORDING_NOT_FOUND: 'No recording found for',
   RECORDING_INSTANCE_GONE: 'The Warden instance holding this recording is gone (stopped or unreachable); its recordings are on its disk only',
+  SESSION_NOT_LIVE: 'That session has finished; only live sessions can be watched (see its recording)',
+  WATCH_NO_ANSWER: 'The instance that owns the session did not start sending its screen',
   USAGE: 'Invalid command line',
   ADMIN_UNAUTHENTICATED: 'Log in first (POST /api/login) or send Authorization: Bearer <token>',
   ADMIN_LOGIN_FAILED: 'Wrong admin name or password',

@@ -13,7 +13,7 @@ import { createAuditLogger, type Logger } from './logger.js';
 import { join } from 'node:path';
 import { AuditQueues } from './audit/audit-queues.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from './redis.js';
-import { connectRedis, describeRedis, type RedisClient } from './redis-connection.js';
+import { connectRedis, describeRedis, duplicateBlocking, type RedisClient } from './redis-connection.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisHealth } from './redis-health.js';
 import { Journal, journalFile, type JournalSink } from './journal.js';
@@ -34,6 +34,7 @@ import { RecordingHealth } from './recording/recording-health.js';
 import { recordingsDir } from './audit/recording-files.js';
 import { AuthPenalty } from './auth-penalty.js';
 import { FleetEvents } from './fleet-events.js';
+import { WatchHub } from './watch/watch-hub.js';
 
 export interface Instance {
   id: string;
@@ -74,6 +75,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   let counters!: Counters;
   let reaper!: Reaper;
   let auditQueues!: AuditQueues;
+  let watchHub!: WatchHub;
   let heartbeatTimer: NodeJS.Timeout | undefined;
   let stopRecordingHealth = () => {};
   const journal = new Journal(journalFile(cfg.dataDir), ilog);
@@ -176,6 +178,16 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
       stop: () => withTimeout(auditQueues.close(), 1_000).then(() => {}),
     },
     {
+      name: 'watch',
+      start: async () => {
+        const [subscriber, publisher] = [duplicateBlocking(redis), duplicateBlocking(redis)];
+        for (const r of [subscriber, publisher]) r.on('error', (err: Error) => ilog.debug({ err }, 'redis error (watch)'));
+        watchHub = new WatchHub({ instanceId: id, keys, redis, subscriber, publisher, notifyUser: cfg.watch.notifyUser, audit, log: ilog });
+        await watchHub.start();
+      },
+      stop: () => watchHub.stop(),
+    },
+    {
       name: 'supervisor',
       start: () => {
         const recordingHealth = cfg.recording.enabled
@@ -189,6 +201,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
             penalty: new AuthPenalty(redis, keys, { threshold: cfg.auth.penaltyThreshold, windowMs: cfg.auth.penaltyWindow }),
             scheduler: { schedule: (kind, sessionId, at) => control.schedule(kind, sessionId, at), cancel: (sessionId) => control.cancel(sessionId) },
             registryAvailable: () => health.available,
+            watchHub,
           },
           journal,
         });

@@ -78,6 +78,18 @@ export class RedisKeys {
   get counters(): string {
     return `${this.tag}:counters`;
   }
+  /** Watchers of one session: a sorted set of watcher descriptions scored by expiry (ms). */
+  watchers(sessionId: string): string {
+    return `${this.tag}:watch:${sessionId}:watchers`;
+  }
+  /** Pub/sub channel the owner publishes a watched session's screen on (only while watched). */
+  watchStream(sessionId: string): string {
+    return `${this.tag}:watch:${sessionId}:stream`;
+  }
+  /** Pub/sub channel an instance listens on for "this session's watchers changed". */
+  watchControl(instanceId: string): string {
+    return `${this.tag}:watchctl:${instanceId}`;
+  }
   /**
    * BullMQ prefix. BullMQ builds its keys as `<prefix>:<queue>:...` and its scripts touch several
    * of them at once, so the hash tag must be inside the prefix (CROSSSLOT on Cluster otherwise).

@@ -21,6 +21,7 @@ import type { AuditSink } from './audit/audit-queues.js';
 import { recordingsDir } from './audit/recording-files.js';
 import { printable } from './text.js';
 import { countTransfer, watchTransfers, type TransferWatch } from './transfers/channel-transfers.js';
+import type { Watchable, WatchTap } from './watch/session-watch.js';
 
 /** What the channels need from their session. */
 export interface ChannelsHost {
@@ -41,7 +42,9 @@ export interface AuditContext {
   audit: Logger;
 }
 
-export class SessionChannels {
+export class SessionChannels implements Watchable {
+  /** Set only while an admin watches this session (src/watch); undefined costs one check per chunk. */
+  watch?: WatchTap;
   private readonly relays = new Set<ChannelRelay>();
   private readonly audits = new Map<ChannelRelay, ChannelAudit>();
   private readonly transfers = new Map<ChannelRelay, TransferWatch>();
@@ -90,6 +93,14 @@ export class SessionChannels {
 
   all(): Iterable<ChannelRelay> {
     return this.relays;
+  }
+
+  terminals(): ChannelRelay[] {
+    return [...this.relays].filter((r) => r.kind === 'shell' && r.pty && this.entries.has(r)).sort((a, b) => a.n - b.n);
+  }
+
+  recentOutput(relay: ChannelRelay): Buffer {
+    return this.audits.get(relay)?.recentOutput() ?? Buffer.alloc(0);
   }
 
   /** The target is connected: open every started channel on it, and later ones as they come. */
@@ -209,12 +220,16 @@ export class SessionChannels {
         audit.output(data);
         if (audit.backlogged) relay.holdOutput(audit.drained());
       }
+      this.watch?.output(relay, data);
       this.bytesOut += data.length;
       this.entries.get(relay)!.bytesOut += data.length;
       this.dirty = true;
       this.activity(relay, 'output');
     },
-    onResize: (relay, cols, rows) => this.audits.get(relay)?.resize(cols, rows),
+    onResize: (relay, cols, rows) => {
+      this.audits.get(relay)?.resize(cols, rows);
+      this.watch?.resize(relay);
+    },
     onExit: (relay, status) => {
       this.exitStatus ??= status;
       const entry = this.entries.get(relay);
@@ -223,6 +238,7 @@ export class SessionChannels {
     },
     onClose: (relay) => {
       this.relays.delete(relay);
+      this.watch?.closed(relay);
       this.transfers.get(relay)?.close();
       this.transfers.delete(relay);
       const entry = this.entries.get(relay);

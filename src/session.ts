@@ -13,7 +13,7 @@ import { createSessionMachine, type ConnectInput } from '../machines/session.mac
 import type { EndReason, SessionEnd, SessionEvent, SessionState } from '../machines/session.types.js';
 import type { ChannelRelay } from './channel-relay.js';
 import type { Config } from './config.js';
-import { farewellFor, NOTICES } from './errors.js';
+import { endMessage, farewellFor, NOTICES } from './errors.js';
 import type { Permission } from './grants.js';
 import type { HostKeyStore } from './hostkeys.js';
 import { newSessionId } from './ids.js';
@@ -33,6 +33,7 @@ import { runMenu } from './target-menu.js';
 import { refuseForwarding, SessionRefusals } from './session-refusals.js';
 import { EnvPolicy } from './env-policy.js';
 import { printable } from './text.js';
+import type { WatchHub } from './watch/watch-hub.js';
 
 export interface SessionDeps {
   cfg: Config;
@@ -50,6 +51,8 @@ export interface SessionDeps {
   instanceId: string;
   log: Logger;
   audit: Logger;
+  /** Live watch (src/watch): publishes a session's screen only while an admin watches it. */
+  watchHub?: WatchHub;
 }
 
 /** Reported to the supervisor once, when the session has ended. */
@@ -157,6 +160,7 @@ export class Session {
     // An error inside the actor (a throwing action) must end this session, never the process.
     this.actor.subscribe({ error: (err) => this.finalise({ reason: 'error', detail: err instanceof Error ? err.message : String(err) }) });
     this.wire();
+    deps.watchHub?.register(this.id, this.channels);
   }
 
   start(): void {
@@ -280,6 +284,7 @@ export class Session {
       audit.error({ event: 'recording_failed', session: this.id, user: rec.user, asset: rec.asset, account: rec.account, why: end.detail, policy: 'terminate' }, 'recording failed; session closed');
     }
 
+    this.deps.watchHub?.unregister(this.id, endMessage(end));
     this.target?.end();
     this.timers.disarm();
     const recordingsClosed = this.channels.closeAudits();

@@ -14,6 +14,7 @@ import { loginRoutes } from './admin-login-routes.js';
 import { sessionRoutes } from './admin-session-routes.js';
 import { recordingRoutes } from './admin-recording-routes.js';
 import { eventsRoutes } from './admin-events-routes.js';
+import { watchRoutes } from './admin-watch-route.js';
 
 /** Requests are a few fields; anything bigger is refused before it is parsed. */
 const BODY_LIMIT = 16 * 1024;
@@ -54,5 +55,6 @@ export function buildAdminApp(ctx: AdminContext, log: Logger, tls?: { cert: stri
   eventsRoutes(app, ctx);
   // Open event streams would hold the server open: end them before it closes.
   app.addHook('preClose', async () => ctx.events.close());
+  void app.register(async (scope) => watchRoutes(scope, ctx));
   return app;
 }

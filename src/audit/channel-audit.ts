@@ -135,6 +135,11 @@ export class ChannelAudit {
     if (!this.filtering) this.tracker?.input(data);
   }
 
+  /** The terminal's last output (bounded), for a watcher's first screen; empty without a pty. */
+  recentOutput(): Buffer {
+    return this.tracker?.recent() ?? Buffer.alloc(0);
+  }
+
   /** The recorder is behind: the relay should stop reading the target until `drained()`. */
   get backlogged(): boolean {
     return this.recorder?.backlogged ?? false;

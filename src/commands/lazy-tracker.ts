@@ -73,10 +73,15 @@ export class LazyTracker {
     this.tracker = undefined;
   }
 
+  /** The last output (up to RING_BYTES, a copy): enough to redraw the current screen. */
+  recent(): Buffer {
+    return this.ringFull ? Buffer.concat([this.ring.subarray(this.ringEnd), this.ring.subarray(0, this.ringEnd)]) : Buffer.from(this.ring.subarray(0, this.ringEnd));
+  }
+
   private wake(): CommandTracker {
     if (this.tracker) return this.tracker;
     const t = new CommandTracker({ ...this.opts, cols: this.cols, rows: this.rows });
-    const recent = this.ringFull ? Buffer.concat([this.ring.subarray(this.ringEnd), this.ring.subarray(0, this.ringEnd)]) : Buffer.from(this.ring.subarray(0, this.ringEnd));
+    const recent = this.recent();
     if (recent.length) t.output(recent);
     this.tracker = t;
     return t;

@@ -1,0 +1,151 @@
+/**
+ * The owner's side of watching one session: exists only while the session has watchers.
+ * SessionChannels hands it every output chunk and resize (one field check when nobody
+ * watches); it follows ONE terminal channel, the lowest-numbered open shell channel with a
+ * pty (a ControlMaster connection's exec and sftp channels are not a screen), and moves to
+ * the next one, with a fresh screen, when that one closes.
+ *
+ * The relay must never wait for a watcher: chunks are copied into one fixed batch buffer and
+ * published every FLUSH_MS (one Redis message per batch, not per chunk). Publishes in flight
+ * are bounded; past the bound the output is dropped and, once Redis has caught up, every
+ * watcher gets a fresh screen instead (drop and resync, never an unbounded buffer).
+ */
+import type { ChannelRelay } from '../channel-relay.js';
+import type { Logger } from '../logger.js';
+import { clampScreen } from '../screen-size.js';
+import { encodeFrame, EVERYONE, type WatchFrame } from './watch-frames.js';
+import { renderScreen } from './screen-snapshot.js';
+
+const BATCH_BYTES = 64 * 1024;
+const FLUSH_MS = 4;
+/** Batches on their way to Redis (at most ~MAX_IN_FLIGHT * BATCH_BYTES held). */
+const MAX_IN_FLIGHT = 8;
+
+/** What SessionChannels calls on the data path while the session is watched. */
+export interface WatchTap {
+  output(relay: ChannelRelay, data: Buffer): void;
+  resize(relay: ChannelRelay): void;
+  closed(relay: ChannelRelay): void;
+}
+
+/** What a watched session offers: its terminal channels and their recent output. */
+export interface Watchable {
+  watch?: WatchTap;
+  /** Open shell channels with a pty, lowest number first. */
+  terminals(): ChannelRelay[];
+  recentOutput(relay: ChannelRelay): Buffer;
+}
+
+export class SessionWatch implements WatchTap {
+  private current?: ChannelRelay;
+  private readonly batch = Buffer.allocUnsafe(BATCH_BYTES);
+  private used = 0;
+  private timer?: NodeJS.Timeout;
+  private inFlight = 0;
+  /** Output was dropped: send everyone a fresh screen once the publishes in flight are done. */
+  private resync = false;
+  /** A screen is being rendered: output waits in the batch so it follows the screen. */
+  private rendering = 0;
+  private ended = false;
+  dropped = 0;
+
+  constructor(
+    private readonly target: Watchable,
+    private readonly publish: (frame: Buffer) => Promise<unknown>,
+    private readonly log: Logger,
+  ) {
+    this.current = target.terminals()[0];
+  }
+
+  /** The channel being shown (the user's notices go there). */
+  get channel(): ChannelRelay | undefined {
+    return this.current;
+  }
+
+  output(relay: ChannelRelay, data: Buffer): void {
+    if (relay !== this.current || this.ended || this.resync) return;
+    if (this.used + data.length > BATCH_BYTES) {
+      if (this.rendering) return this.drop();
+      this.flush();
+      if (data.length > BATCH_BYTES) return this.send({ type: 'output', data });
+    }
+    data.copy(this.batch, this.used);
+    this.used += data.length;
+    this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  resize(relay: ChannelRelay): void {
+    if (relay !== this.current || this.ended || !relay.pty) return;
+    this.flush();
+    this.send({ type: 'resize', ...clampScreen(relay.pty.cols, relay.pty.rows) });
+  }
+
+  closed(relay: ChannelRelay): void {
+    if (relay !== this.current || this.ended) return;
+    this.flush();
+    this.current = this.target.terminals().find((r) => r !== relay);
+    void this.screen(EVERYONE);
+  }
+
+  /** Send the current screen to one watcher (or EVERYONE), ahead of any later output. */
+  async screen(watcher: string): Promise<void> {
+    this.flush();
+    const relay = this.current;
+    const size = clampScreen(relay?.pty?.cols ?? 80, relay?.pty?.rows ?? 24);
+    this.rendering++;
+    try {
+      const data = relay
+        ? await renderScreen(this.target.recentOutput(relay), size.cols, size.rows)
+        : Buffer.from('\x1b[H\x1b[2J[warden] this session has no terminal channel open (exec and sftp channels are not shown)\r\n');
+      this.send({ type: 'screen', for: watcher, ...size, data });
+    } catch (err) {
+      this.log.warn({ err }, 'watch: cannot render the screen');
+    } finally {
+      this.rendering--;
+      this.flush();
+    }
+  }
+
+  /** The last frame: the session (or the watch) is over. */
+  end(reason: string): void {
+    if (this.ended) return;
+    this.flush();
+    this.send({ type: 'end', reason });
+    this.ended = true;
+    clearTimeout(this.timer);
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.used === 0 || this.rendering) return;
+    const frame = encodeFrame({ type: 'output', data: this.batch.subarray(0, this.used) });
+    this.used = 0;
+    this.sendEncoded(frame);
+  }
+
+  private send(f: WatchFrame): void {
+    this.sendEncoded(encodeFrame(f));
+  }
+
+  private sendEncoded(frame: Buffer): void {
+    if (this.ended) return;
+    if (this.inFlight >= MAX_IN_FLIGHT) return this.drop();
+    this.inFlight++;
+    void this.publish(frame)
+      .catch((err: Error) => this.log.debug({ err }, 'watch: publish failed'))
+      .finally(() => {
+        this.inFlight--;
+        if (this.resync && this.inFlight === 0) {
+          this.resync = false;
+          void this.screen(EVERYONE);
+        }
+      });
+  }
+
+  private drop(): void {
+    this.dropped++;
+    this.used = 0;
+    this.resync = true;
+  }
+}
