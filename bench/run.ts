@@ -39,11 +39,12 @@ import { recordingCost } from './recording-cost.js';
 import { killLatency } from './kill-latency.js';
 import { idleLateness } from './idle-lateness.js';
 import { instanceLoss } from './instance-loss.js';
+import { watch } from './watch.js';
 import { README, updateReadme } from './readme-table.js';
 import type { BenchContext, Measurement, Row } from './types.js';
 
 /** Every measurement, in the default order. Add new modules here. */
-export const MEASUREMENTS: readonly Measurement[] = [throughput, sftpTransfer, keystroke, setupTime, idleRss, recordingCost, killLatency, idleLateness, instanceLoss];
+export const MEASUREMENTS: readonly Measurement[] = [throughput, sftpTransfer, keystroke, setupTime, idleRss, recordingCost, killLatency, idleLateness, instanceLoss, watch];
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.join(BENCH_DIR, 'results.md');

@@ -1,0 +1,160 @@
+/**
+ * Live watch, against the bench's Warden:
+ *  - lag: a pty shell (ssh2 client in this process) running `stty raw -echo; cat`, watched by
+ *    an in-process watcher (src/watch/watch-client.ts, straight against Redis, as
+ *    `warden watch` is). Each byte sent comes back to the user's client and, via the owner's
+ *    batched publish, to the watcher; the lag is the watcher's arrival minus the user's, both
+ *    seen by this process's clock. Paced like typing.
+ *  - throughput: `cat` of the text file in a pty shell, timed to a marker at the user's
+ *    client, alternating runs with no watcher and with one `warden watch` process attached
+ *    (its output drained from a pipe). The loss is 1 - watched / unwatched throughput.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
+import { RedisKeys } from '../src/redis-keys.js';
+import { Registry } from '../src/registry.js';
+import { startWatch, type WatchHandle } from '../src/watch/watch-client.js';
+import { sleep, trackChild, waitUntil } from '../test/helpers/processes.js';
+import { REPO_ROOT } from '../test/helpers/redis.js';
+import { openPtyShell, waitForOutput, type PtySession } from './pty-session.js';
+import { fmtMiBps, fmtTail, median, percentile, tailLabel, tailValue } from './stats.js';
+import { checkAborted, type BenchContext, type Measurement, type Result } from './types.js';
+
+const LAG_SAMPLES = 300;
+const PACE_MS = 10;
+const LAG_TARGET_MS = 50;
+const LOSS_TARGET = 0.1;
+
+/** Open a pty shell and find its record (the newest live shell that was not there before). */
+async function shellWithId(ctx: BenchContext, registry: Registry): Promise<{ session: PtySession; id: string }> {
+  const before = new Set((await registry.listLive()).map((r) => r.id));
+  const session = await openPtyShell(ctx.env.paths.warden);
+  let id = '';
+  await waitUntil('the bench shell in the registry', async () => {
+    id = (await registry.listLive()).find((r) => !before.has(r.id) && r.kind === 'shell')?.id ?? '';
+    return id !== '';
+  }, { timeoutMs: 15_000 });
+  return { session, id };
+}
+
+async function measureLag(ctx: BenchContext, registry: Registry): Promise<number[]> {
+  const { session, id } = await shellWithId(ctx, registry);
+  let watch: WatchHandle | undefined;
+  try {
+    session.stream.write(`stty raw -echo; printf 'RE''ADY'; exec cat\n`);
+    await waitForOutput(session.stream, (t) => t.includes('READY'), 15_000);
+    await sleep(200);
+    const atUser = new Map<number, number>();
+    const atWatcher = new Map<number, number>();
+    session.stream.on('data', (d: Buffer) => {
+      const t = performance.now();
+      for (const b of d) if (!atUser.has(b)) atUser.set(b, t);
+    });
+    watch = await startWatch({
+      registry, sessionId: id, who: 'bench', via: 'cli', from: 'bench',
+      sink: {
+        screen: () => {},
+        resize: () => {},
+        output: (d) => {
+          const t = performance.now();
+          for (const b of d) if (!atWatcher.has(b)) atWatcher.set(b, t);
+        },
+      },
+    });
+    const lags: number[] = [];
+    for (let i = 0; i < LAG_SAMPLES; i++) {
+      checkAborted(ctx.signal);
+      const byte = 0x21 + (i % 90); // printable, one per sample: each map entry is this sample's
+      atUser.delete(byte);
+      atWatcher.delete(byte);
+      session.stream.write(Buffer.of(byte));
+      await waitUntil('echo at the user and at the watcher', async () => atUser.has(byte) && atWatcher.has(byte), { timeoutMs: 10_000, intervalMs: 1 });
+      lags.push(atWatcher.get(byte)! - atUser.get(byte)!);
+      await sleep(PACE_MS);
+    }
+    return lags;
+  } finally {
+    await watch?.stop();
+    session.close();
+  }
+}
+
+/** Seconds to `cat` the text file in a pty shell, to a marker at the user's client. */
+async function catOnce(session: PtySession, file: string): Promise<number> {
+  const t0 = performance.now();
+  const done = waitForOutput(session.stream, (t) => t.includes('CATDONE'), 300_000);
+  session.stream.write(`cat ${file}; echo CAT''DONE\n`);
+  await done;
+  return (performance.now() - t0) / 1000;
+}
+
+async function measureThroughput(ctx: BenchContext, registry: Registry): Promise<{ none: number[]; watched: number[]; bytes: number }> {
+  const { session, id } = await shellWithId(ctx, registry);
+  const none: number[] = [];
+  const watched: number[] = [];
+  try {
+    session.stream.write('stty -echo; PS1=\n');
+    await sleep(300);
+    for (let rep = 0; rep < ctx.reps * 2; rep++) {
+      checkAborted(ctx.signal);
+      await ctx.settle();
+      if (rep % 2 === 0) {
+        none.push(await catOnce(session, ctx.env.text.path));
+        continue;
+      }
+      const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/warden.js'), 'watch', id, '--config', ctx.env.warden.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+      trackChild(child);
+      let seen = 0;
+      child.stdout.on('data', (d: Buffer) => (seen += d.length));
+      child.stderr.resume();
+      await waitUntil('the watcher has its screen', async () => seen > 0, { timeoutMs: 20_000 });
+      watched.push(await catOnce(session, ctx.env.text.path));
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  } finally {
+    session.close();
+  }
+  return { none, watched, bytes: ctx.env.text.bytes };
+}
+
+export const watch: Measurement = {
+  name: 'watch',
+  title: 'Live watch: lag at the watcher, relay throughput with a watcher',
+  async run(ctx: BenchContext): Promise<Result> {
+    const redis = new Redis(ctx.env.redis.url);
+    try {
+      const registry = new Registry(redis, new RedisKeys(ctx.env.warden.redisPrefix), { retentionMs: 3_600_000, historyMax: 10_000 });
+      await ctx.settle();
+      const lags = await measureLag(ctx, registry);
+      const t = await measureThroughput(ctx, registry);
+      const rate = (s: number[]) => t.bytes / median(s);
+      const loss = 1 - rate(t.watched) / rate(t.none);
+      return {
+        rows: [
+          {
+            metric: `watch lag (watcher − user), ${tailLabel(lags)}, n=${lags.length}`,
+            warden: fmtTail(lags, 1),
+            target: `p99 <= ${LAG_TARGET_MS} ms`,
+            ok: tailValue(lags) <= LAG_TARGET_MS,
+          },
+          {
+            metric: `relay throughput, pty cat ${(t.bytes / 1048576).toFixed(0)} MiB: no watcher / one watcher`,
+            warden: `${fmtMiBps(t.bytes, median(t.none))} / ${fmtMiBps(t.bytes, median(t.watched))}`,
+            ratio: `loss ${(loss * 100).toFixed(1)}%`,
+            target: `loss <= ${LOSS_TARGET * 100}%`,
+            ok: loss <= LOSS_TARGET,
+          },
+        ],
+        notes: [
+          `lag samples: min ${Math.min(...lags).toFixed(2)} ms, p90 ${percentile(lags, 90).toFixed(2)} ms, max ${Math.max(...lags).toFixed(2)} ms (owner batches output for up to 4 ms)`,
+          `throughput runs (s), no watcher: ${t.none.map((s) => s.toFixed(2)).join(', ')}; one watcher: ${t.watched.map((s) => s.toFixed(2)).join(', ')}`,
+        ],
+      };
+    } finally {
+      redis.disconnect();
+    }
+  },
+};
