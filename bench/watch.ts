@@ -81,10 +81,29 @@ async function measureLag(ctx: BenchContext, registry: Registry): Promise<number
   }
 }
 
+/** Resolve when `marker` has gone by (only a short tail is kept: the output is many MiB). */
+function markerSeen(session: PtySession, marker: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let tail = '';
+    const timer = setTimeout(() => finish(new Error(`no ${marker} within ${timeoutMs} ms`)), timeoutMs);
+    const onData = (d: Buffer) => {
+      tail = (tail + d.toString('latin1')).slice(-(marker.length * 4));
+      if (tail.includes(marker)) finish();
+    };
+    const finish = (err?: Error) => {
+      clearTimeout(timer);
+      session.stream.off('data', onData);
+      if (err) reject(err);
+      else resolve();
+    };
+    session.stream.on('data', onData);
+  });
+}
+
 /** Seconds to `cat` the text file in a pty shell, to a marker at the user's client. */
 async function catOnce(session: PtySession, file: string): Promise<number> {
   const t0 = performance.now();
-  const done = waitForOutput(session.stream, (t) => t.includes('CATDONE'), 300_000);
+  const done = markerSeen(session, 'CATDONE', 300_000);
   session.stream.write(`cat ${file}; echo CAT''DONE\n`);
   await done;
   return (performance.now() - t0) / 1000;

@@ -53,6 +53,8 @@ export class SessionWatch implements WatchTap {
     private readonly target: Watchable,
     private readonly publish: (frame: Buffer) => Promise<unknown>,
     private readonly log: Logger,
+    /** Draws a screen from recent output (injectable so tests can hold it mid-draw). */
+    private readonly render: typeof renderScreen = renderScreen,
   ) {
     this.current = target.terminals()[0];
   }
@@ -95,7 +97,7 @@ export class SessionWatch implements WatchTap {
     this.rendering++;
     try {
       const data = relay
-        ? await renderScreen(this.target.recentOutput(relay), size.cols, size.rows)
+        ? await this.render(this.target.recentOutput(relay), size.cols, size.rows)
         : Buffer.from('\x1b[H\x1b[2J[warden] this session has no terminal channel open (exec and sftp channels are not shown)\r\n');
       this.send({ type: 'screen', for: watcher, ...size, data });
     } catch (err) {

@@ -18,7 +18,7 @@ function relay(n: number, cols = 80, rows = 24): ChannelRelay {
   return { n, kind: 'shell', pty: { term: 'xterm', cols, rows, width: 0, height: 0, modes: {} }, say: vi.fn(() => true) } as unknown as ChannelRelay;
 }
 
-function harness(terminals: ChannelRelay[], recent = Buffer.from('$ ls\r\nfile\r\n$ ')) {
+function harness(terminals: ChannelRelay[], recent = Buffer.from('$ ls\r\nfile\r\n$ '), render?: ConstructorParameters<typeof SessionWatch>[3]) {
   const frames: WatchFrame[] = [];
   const pending: Array<() => void> = [];
   let hold = false;
@@ -27,7 +27,7 @@ function harness(terminals: ChannelRelay[], recent = Buffer.from('$ ls\r\nfile\r
     frames.push(decodeFrame(Buffer.from(b))!);
     return hold ? new Promise<void>((resolve) => pending.push(resolve)) : Promise.resolve();
   };
-  const watch = new SessionWatch(target, publish, log);
+  const watch = new SessionWatch(target, publish, log, render);
   return {
     watch,
     frames,
@@ -97,10 +97,13 @@ describe('SessionWatch', () => {
 
   it('sends a screen before any output that arrived while it was being drawn', async () => {
     const t = relay(1);
-    const h = harness([t]);
+    let finishDrawing!: () => void;
+    const h = harness([t], Buffer.from('file'), (recent) => new Promise((resolve) => (finishDrawing = () => resolve(Buffer.concat([Buffer.from('SCREEN:'), recent])))));
     const drawn = h.watch.screen('w1');
     h.watch.output(t, Buffer.from('typed meanwhile'));
-    await vi.advanceTimersByTimeAsync(20);
+    await vi.advanceTimersByTimeAsync(20); // several flush windows pass while the screen is drawn
+    expect(h.frames).toEqual([]);
+    finishDrawing();
     await drawn;
     await vi.advanceTimersByTimeAsync(5);
     expect(h.frames.map((f) => f.type)).toEqual(['screen', 'output']);
