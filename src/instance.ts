@@ -13,7 +13,7 @@ import { createAuditLogger, type Logger } from './logger.js';
 import { join } from 'node:path';
 import { AuditQueues } from './audit/audit-queues.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from './redis.js';
-import { connectRedis, describeRedis, duplicateBlocking, type RedisClient } from './redis-connection.js';
+import { connectRedis, describeRedis, type RedisClient } from './redis-connection.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisHealth } from './redis-health.js';
 import { Journal, journalFile, type JournalSink } from './journal.js';
@@ -34,7 +34,7 @@ import { RecordingHealth } from './recording/recording-health.js';
 import { recordingsDir } from './audit/recording-files.js';
 import { AuthPenalty } from './auth-penalty.js';
 import { FleetEvents } from './fleet-events.js';
-import { WatchHub } from './watch/watch-hub.js';
+import { startWatchHub, type WatchHub } from './watch/watch-hub.js';
 
 export interface Instance {
   id: string;
@@ -179,12 +179,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
     },
     {
       name: 'watch',
-      start: async () => {
-        const [subscriber, publisher] = [duplicateBlocking(redis), duplicateBlocking(redis)];
-        for (const r of [subscriber, publisher]) r.on('error', (err: Error) => ilog.debug({ err }, 'redis error (watch)'));
-        watchHub = new WatchHub({ instanceId: id, keys, redis, subscriber, publisher, notifyUser: cfg.watch.notifyUser, audit, log: ilog });
-        await watchHub.start();
-      },
+      start: async () => void (watchHub = await startWatchHub({ instanceId: id, keys, redis, notifyUser: cfg.watch.notifyUser, audit, log: ilog })),
       stop: () => watchHub.stop(),
     },
     {
@@ -201,9 +196,9 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
             penalty: new AuthPenalty(redis, keys, { threshold: cfg.auth.penaltyThreshold, windowMs: cfg.auth.penaltyWindow }),
             scheduler: { schedule: (kind, sessionId, at) => control.schedule(kind, sessionId, at), cancel: (sessionId) => control.cancel(sessionId) },
             registryAvailable: () => health.available,
-            watchHub,
           },
           journal,
+          watchHub,
         });
         supervisor.startActivityFlush(cfg.registry.activityFlushInterval);
         recordingHealth?.startWatching(30_000);

@@ -13,7 +13,7 @@ import { createSessionMachine, type ConnectInput } from '../machines/session.mac
 import type { EndReason, SessionEnd, SessionEvent, SessionState } from '../machines/session.types.js';
 import type { ChannelRelay } from './channel-relay.js';
 import type { Config } from './config.js';
-import { endMessage, farewellFor, NOTICES } from './errors.js';
+import { farewellFor, NOTICES } from './errors.js';
 import type { Permission } from './grants.js';
 import type { HostKeyStore } from './hostkeys.js';
 import { newSessionId } from './ids.js';
@@ -33,7 +33,6 @@ import { runMenu } from './target-menu.js';
 import { refuseForwarding, SessionRefusals } from './session-refusals.js';
 import { EnvPolicy } from './env-policy.js';
 import { printable } from './text.js';
-import type { WatchHub } from './watch/watch-hub.js';
 
 export interface SessionDeps {
   cfg: Config;
@@ -51,8 +50,6 @@ export interface SessionDeps {
   instanceId: string;
   log: Logger;
   audit: Logger;
-  /** Live watch (src/watch): publishes a session's screen only while an admin watches it. */
-  watchHub?: WatchHub;
 }
 
 /** Reported to the supervisor once, when the session has ended. */
@@ -71,7 +68,8 @@ export class Session {
   readonly record: SessionRecord;
   readonly log: Logger;
   private readonly actor: Actor<typeof sessionMachine>;
-  private readonly channels: SessionChannels;
+  /** Its channels; the live-watch hub reads the terminal ones while an admin watches. */
+  readonly channels: SessionChannels;
   private readonly farewell: Farewell;
   private readonly refusals: SessionRefusals;
   private readonly timers: SessionTimers;
@@ -160,7 +158,6 @@ export class Session {
     // An error inside the actor (a throwing action) must end this session, never the process.
     this.actor.subscribe({ error: (err) => this.finalise({ reason: 'error', detail: err instanceof Error ? err.message : String(err) }) });
     this.wire();
-    deps.watchHub?.register(this.id, this.channels);
   }
 
   start(): void {
@@ -284,7 +281,6 @@ export class Session {
       audit.error({ event: 'recording_failed', session: this.id, user: rec.user, asset: rec.asset, account: rec.account, why: end.detail, policy: 'terminate' }, 'recording failed; session closed');
     }
 
-    this.deps.watchHub?.unregister(this.id, endMessage(end));
     this.target?.end();
     this.timers.disarm();
     const recordingsClosed = this.channels.closeAudits();

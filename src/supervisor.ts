@@ -20,6 +20,8 @@ import type { Logger } from './logger.js';
 import type { Registry } from './registry.js';
 import { Session, type SessionDeps, type SessionEnded } from './session.js';
 import { withTimeout } from './timeout.js';
+import { endMessage } from './errors.js';
+import type { WatchHub } from './watch/watch-hub.js';
 
 export type KillAnswer = { outcome: 'killed' } | { outcome: 'absent' };
 export interface ReassertResult {
@@ -43,10 +45,12 @@ export interface SupervisorInput {
   log: Logger;
   /** Final records Redis did not take wait there (src/journal.ts); it writes them when Redis is back. */
   journal: Pick<Journal, 'hold' | 'track'>;
+  /** Live watch (src/watch): publishes a session's terminal only while an admin watches it. */
+  watchHub?: WatchHub;
 }
 
 const supervisorLogic = fromCallback<SupervisorEvent, SupervisorInput>(({ input, receive, self }) => {
-  const { deps, registry, log, journal } = input;
+  const { deps, registry, log, journal, watchHub } = input;
   const sessions = new Map<string, Session>();
   const persisting = new Set<Promise<unknown>>();
   /** Kills waiting for a session's record to be final. */
@@ -56,11 +60,13 @@ const supervisorLogic = fromCallback<SupervisorEvent, SupervisorInput>(({ input,
     CONNECTION: ({ client, remote }) => {
       const session = new Session(client, remote, deps, (ended) => self.send({ type: 'ENDED', ended }));
       sessions.set(session.id, session);
+      watchHub?.register(session.id, session.channels);
       session.start();
     },
     ENDED: ({ ended }) => {
       const id = ended.session.id;
       sessions.delete(id);
+      watchHub?.unregister(id, endMessage(ended.final));
       const p = ended.persisted.then((ok) => {
         if (!ok) journal.hold({ kind: 'final', record: ended.final });
       });

@@ -86,7 +86,8 @@ export class SessionWatch implements WatchTap {
     if (relay !== this.current || this.ended) return;
     this.flush();
     this.current = this.target.terminals().find((r) => r !== relay);
-    void this.screen(EVERYONE);
+    // The last terminal closing is (almost always) the session ending: its end frame follows.
+    if (this.current) void this.screen(EVERYONE);
   }
 
   /** Send the current screen to one watcher (or EVERYONE), ahead of any later output. */

@@ -8,7 +8,7 @@
  * and the session is back to no Redis traffic at all.
  */
 import type { Logger } from '../logger.js';
-import type { RedisClient } from '../redis-connection.js';
+import { duplicateBlocking, type RedisClient } from '../redis-connection.js';
 import type { RedisKeys } from '../redis-keys.js';
 import { SessionWatch, type Watchable } from './session-watch.js';
 import { WatchPresence, type WatcherInfo } from './watch-presence.js';
@@ -137,4 +137,13 @@ export class WatchHub {
     if (w && target.watch === w.watch) target.watch = undefined;
     if (w && w.watch.dropped) this.o.log.info({ session: sessionId, dropped: w.watch.dropped }, 'watch: output was dropped and resynced');
   }
+}
+
+/** The hub of an instance, with its own subscriber and publisher connections. */
+export async function startWatchHub(o: Omit<WatchHubOptions, 'subscriber' | 'publisher'>): Promise<WatchHub> {
+  const [subscriber, publisher] = [duplicateBlocking(o.redis), duplicateBlocking(o.redis)];
+  for (const r of [subscriber, publisher]) r.on('error', (err: Error) => o.log.debug({ err }, 'redis error (watch)'));
+  const hub = new WatchHub({ ...o, subscriber, publisher });
+  await hub.start();
+  return hub;
 }
