@@ -121,6 +121,7 @@ async function measureThroughput(ctx: BenchContext, registry: Registry): Promise
       await ctx.settle();
       if (rep % 2 === 0) {
         none.push(await catOnce(session, ctx.env.text.path));
+        ctx.progress(`cat, no watcher: ${none.at(-1)!.toFixed(2)} s`);
         continue;
       }
       const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/warden.js'), 'watch', id, '--config', ctx.env.warden.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -130,6 +131,7 @@ async function measureThroughput(ctx: BenchContext, registry: Registry): Promise
       child.stderr.resume();
       await waitUntil('the watcher has its screen', async () => seen > 0, { timeoutMs: 20_000 });
       watched.push(await catOnce(session, ctx.env.text.path));
+      ctx.progress(`cat, one watcher: ${watched.at(-1)!.toFixed(2)} s (watcher received ${(seen / 1048576).toFixed(1)} MiB)`);
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
     }
@@ -148,6 +150,7 @@ export const watch: Measurement = {
       const registry = new Registry(redis, new RedisKeys(ctx.env.warden.redisPrefix), { retentionMs: 3_600_000, historyMax: 10_000 });
       await ctx.settle();
       const lags = await measureLag(ctx, registry);
+      ctx.progress(`watch lag p50 ${percentile(lags, 50).toFixed(2)} ms, p99 ${percentile(lags, 99).toFixed(2)} ms (n=${lags.length})`);
       const t = await measureThroughput(ctx, registry);
       const rate = (s: number[]) => t.bytes / median(s);
       const loss = 1 - rate(t.watched) / rate(t.none);
