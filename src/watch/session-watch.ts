@@ -6,9 +6,11 @@
  * the next one, with a fresh screen, when that one closes.
  *
  * The relay must never wait for a watcher: chunks are copied into one fixed batch buffer and
- * published every FLUSH_MS (one Redis message per batch, not per chunk). Publishes in flight
- * are bounded; past the bound the output is dropped and, once Redis has caught up, every
- * watcher gets a fresh screen instead (drop and resync, never an unbounded buffer).
+ * published as Nagle would: at the end of the event-loop turn when nothing is in flight (a
+ * keystroke's echo goes out at once), else when the publish in flight is answered or the batch
+ * is full (a flood goes out in 64 KiB messages, not one per chunk). Publishes in flight are
+ * bounded; past the bound the output is dropped and, once Redis has caught up, every watcher
+ * gets a fresh screen instead (drop and resync, never an unbounded buffer).
  */
 import type { ChannelRelay } from '../channel-relay.js';
 import type { Logger } from '../logger.js';
@@ -17,7 +19,6 @@ import { encodeFrame, EVERYONE, type WatchFrame } from './watch-frames.js';
 import { renderScreen } from './screen-snapshot.js';
 
 const BATCH_BYTES = 64 * 1024;
-const FLUSH_MS = 4;
 /** Batches on their way to Redis (at most ~MAX_IN_FLIGHT * BATCH_BYTES held). */
 const MAX_IN_FLIGHT = 8;
 
@@ -40,7 +41,7 @@ export class SessionWatch implements WatchTap {
   private current?: ChannelRelay;
   private readonly batch = Buffer.allocUnsafe(BATCH_BYTES);
   private used = 0;
-  private timer?: NodeJS.Timeout;
+  private immediate?: NodeJS.Immediate;
   private inFlight = 0;
   /** Output was dropped: send everyone a fresh screen once the publishes in flight are done. */
   private resync = false;
@@ -73,7 +74,7 @@ export class SessionWatch implements WatchTap {
     }
     data.copy(this.batch, this.used);
     this.used += data.length;
-    this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+    if (this.inFlight === 0) this.immediate ??= setImmediate(() => this.flush());
   }
 
   resize(relay: ChannelRelay): void {
@@ -115,12 +116,12 @@ export class SessionWatch implements WatchTap {
     this.flush();
     this.send({ type: 'end', reason });
     this.ended = true;
-    clearTimeout(this.timer);
+    clearImmediate(this.immediate);
   }
 
   private flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    clearImmediate(this.immediate);
+    this.immediate = undefined;
     if (this.used === 0 || this.rendering) return;
     const frame = encodeFrame({ type: 'output', data: this.batch.subarray(0, this.used) });
     this.used = 0;
@@ -139,6 +140,7 @@ export class SessionWatch implements WatchTap {
       .catch((err: Error) => this.log.debug({ err }, 'watch: publish failed'))
       .finally(() => {
         this.inFlight--;
+        if (this.inFlight === 0) this.flush();
         if (this.resync && this.inFlight === 0) {
           this.resync = false;
           void this.screen(EVERYONE);

@@ -1,6 +1,6 @@
 /**
  * The owner's publisher for a watched session (src/watch/session-watch.ts) with a fake
- * publish and fake timers: output is batched (one message per flush window, copied out of
+ * publish and fake timers: output is batched (one message per event-loop turn, copied out of
  * the relay's buffers), only the followed terminal is shown, a backed-up Redis makes it drop
  * and resync instead of buffering, a screen is never overtaken by output, and the watch moves
  * to the next terminal when its channel closes. Also the frame codec and the CLI's leave keys.
@@ -45,7 +45,7 @@ afterEach(() => {
 });
 
 describe('SessionWatch', () => {
-  it('publishes one message per flush window, with copies of the chunks', async () => {
+  it('publishes one message per event-loop turn, with copies of the chunks', async () => {
     const t = relay(1);
     const h = harness([t]);
     for (let i = 0; i < 100; i++) {
@@ -80,7 +80,7 @@ describe('SessionWatch', () => {
     const h = harness([t]);
     h.holdPublishes(true);
     for (let i = 0; i < 200; i++) {
-      h.watch.output(t, Buffer.alloc(1000, 0x61));
+      h.watch.output(t, Buffer.alloc(40_000, 0x61)); // a flood: 8 MB while Redis answers nothing
       await vi.advanceTimersByTimeAsync(5);
     }
     expect(h.frames.length).toBe(8); // the in-flight bound; the rest was dropped
@@ -101,7 +101,7 @@ describe('SessionWatch', () => {
     const h = harness([t], Buffer.from('file'), (recent) => new Promise((resolve) => (finishDrawing = () => resolve(Buffer.concat([Buffer.from('SCREEN:'), recent])))));
     const drawn = h.watch.screen('w1');
     h.watch.output(t, Buffer.from('typed meanwhile'));
-    await vi.advanceTimersByTimeAsync(20); // several flush windows pass while the screen is drawn
+    await vi.advanceTimersByTimeAsync(20); // many event-loop turns pass while the screen is drawn
     expect(h.frames).toEqual([]);
     finishDrawing();
     await drawn;
