@@ -177,11 +177,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
       // Sessions close their recordings on the way out; give the queue a moment to take them.
       stop: () => withTimeout(auditQueues.close(), 1_000).then(() => {}),
     },
-    {
-      name: 'watch',
-      start: async () => void (watchHub = await startWatchHub({ instanceId: id, keys, redis, notifyUser: cfg.watch.notifyUser, audit, log: ilog })),
-      stop: () => watchHub.stop(),
-    },
+    { name: 'watch', start: async () => void (watchHub = await startWatchHub({ instanceId: id, keys, redis, notifyUser: cfg.watch.notifyUser, audit, log: ilog })), stop: () => watchHub.stop() },
     {
       name: 'supervisor',
       start: () => {
