@@ -92,12 +92,16 @@ async function login(): Promise<{ cookie: string; csrf: string }> {
   return { cookie: setCookie.split(';')[0]!, csrf: r.json.csrfToken as string };
 }
 
-/** Sum of the warden_live_sessions samples in a Prometheus text exposition (which must parse). */
+/**
+ * Sum of the warden_live_sessions samples in a Prometheus text exposition (which must parse).
+ * prom-client writes a NaN as `Nan` (the event-loop lag mean before its first sample); the
+ * Prometheus parser reads floats with Go's ParseFloat, which takes NaN in any case.
+ */
 function liveGauge(text: string): number {
   let sum = 0;
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|NaN|[+-]Inf)$/.exec(line);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|[Nn]a[Nn]|[+-]Inf)$/.exec(line);
     if (!m) throw new Error(`not Prometheus text: ${line}`);
     expect(m[1]).toMatch(/^warden_/);
     expect(m[2] ?? '').not.toMatch(/session=/);
