@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, openSync, rmSync, writeSync, closeSync, chmodSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { freePort, trackChild } from '../test/helpers/processes.js';
+import { trackChild } from '../test/helpers/processes.js';
 import { uniquePrefix } from '../test/helpers/redis.js';
 import { BASE_OPTIONS } from '../test/helpers/ssh-client.js';
 import { spawnWarden, type WardenProcess } from '../test/helpers/warden-process.js';
@@ -123,8 +123,8 @@ export const sftpTransfer: Measurement = {
     closeSync(fd);
     const common = { redisUrl: env.redis.url, sshd: env.target };
     const [on, off] = await Promise.all([
-      spawnWarden({ ...common, prefix: uniquePrefix(), port: await freePort(), extraYaml: 'recording: { enabled: false }\ntransfer: { audit: true }' }),
-      spawnWarden({ ...common, prefix: uniquePrefix(), port: await freePort(), extraYaml: 'recording: { enabled: false }\ntransfer: { audit: false }' }),
+      spawnWarden({ ...common, prefix: uniquePrefix(), extraYaml: 'recording: { enabled: false }\ntransfer: { audit: true }' }),
+      spawnWarden({ ...common, prefix: uniquePrefix(), extraYaml: 'recording: { enabled: false }\ntransfer: { audit: false }' }),
     ]);
     const args = (via: Via): string[] => {
       if (via === 'direct') return ['-i', env.target.clientKeyPath, '-o', `User=${env.target.user}`, '-P', String(env.target.port)];

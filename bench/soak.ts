@@ -12,7 +12,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { RedisKeys } from '../src/redis-keys.js';
-import { freePort, sleep, trackChild, waitUntil } from '../test/helpers/processes.js';
+import { sleep, trackChild, waitUntil } from '../test/helpers/processes.js';
 import { startRedis } from '../test/helpers/redis.js';
 import { runSsh, sshCommand } from '../test/helpers/ssh-client.js';
 import { startSshd } from '../test/helpers/sshd.js';
@@ -30,7 +30,7 @@ const prefix = `soak${Date.now().toString(36)}`;
 // Every client comes from 127.0.0.1, ten logins at a time: the shipped per-source admission
 // limit would refuse some, which is the load generator's shape, not what the soak is about.
 const warden = await spawnWarden({
-  redisUrl: redis.url, sshd, port: await freePort(), prefix, instanceId: 'soak-1',
+  redisUrl: redis.url, sshd, prefix, instanceId: 'soak-1',
   auth: `{ maxTries: 6, loginGraceTime: 60s, ${GENEROUS_ADMISSION} }`, extraYaml: 'session: { idleTimeout: 12h }',
 });
 const pid = warden.child.pid!;

@@ -5,11 +5,9 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashToken } from '../../src/admin/tokens.js';
 import { hashPassword } from '../../src/password.js';
-import { freePort, readText, waitUntil } from '../helpers/processes.js';
-import { startRedis, uniquePrefix, type RedisHandle } from '../helpers/redis.js';
-import { startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { startAdminFleet, tokenLines, type AdminFleet } from '../helpers/admin-fleet.js';
+import { readText, waitUntil } from '../helpers/processes.js';
 import { runCli, spawnWarden, type WardenProcess } from '../helpers/warden-process.js';
 import { openSession, type LiveSession } from '../helpers/live-session.js';
 
@@ -17,41 +15,20 @@ const OPS_TOKEN = 'ops-token-0123456789abcdef';
 const VIEW_TOKEN = 'view-token-0123456789abcdef';
 const CAROL_PW = 'carol-admin-pw';
 
-let redis: RedisHandle;
-let sshd: SshdHandle;
+let fleet: AdminFleet;
 let a: WardenProcess;
 let b: WardenProcess;
 let apiA: string;
 
-async function adminYaml(port: number): Promise<string> {
-  return `
-instance: { heartbeatInterval: 500ms, lease: 2s, reaperInterval: 500ms }
-admin:
-  listen: 127.0.0.1:${port}
-  admins:
-    carol: { password: "${await hashPassword(CAROL_PW)}", role: operator }
-  tokens:
-    ops-bot: { hash: "${hashToken(OPS_TOKEN)}", role: operator }
-    ci-bot: { hash: "${hashToken(VIEW_TOKEN)}", role: viewer }
-`;
-}
-
 beforeAll(async () => {
-  [redis, sshd] = await Promise.all([startRedis(), startSshd()]);
-  const prefix = uniquePrefix();
-  const [pa, pb, sa, sb] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  [a, b] = await Promise.all([
-    spawnWarden({ redisUrl: redis.url, sshd, prefix, port: sa, instanceId: 'inst-a', extraYaml: await adminYaml(pa) }),
-    spawnWarden({ redisUrl: redis.url, sshd, prefix, port: sb, instanceId: 'inst-b', extraYaml: await adminYaml(pb) }),
-  ]);
-  apiA = `http://127.0.0.1:${pa}`;
-  await waitUntil('admin API of A', async () => (await fetch(`${apiA}/healthz`).catch(() => undefined))?.ok === true, { timeoutMs: 20_000 });
+  fleet = await startAdminFleet({
+    ids: ['inst-a', 'inst-b'],
+    admin: `  admins:\n    carol: { password: "${await hashPassword(CAROL_PW)}", role: operator }\n  tokens:\n${tokenLines({ 'ops-bot': [OPS_TOKEN, 'operator'], 'ci-bot': [VIEW_TOKEN, 'viewer'] })}`,
+  });
+  ({ a, b, apiA } = fleet);
 }, 90_000);
 
-afterAll(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-  await Promise.all([sshd?.stop(), redis?.stop()]);
-}, 120_000);
+afterAll(() => fleet?.stop(), 120_000);
 
 type Json = Record<string, any>;
 
@@ -216,14 +193,14 @@ describe('admin API', () => {
 
   it('/readyz turns 503 while Redis is down and 200 when it is back', async () => {
     expect((await api('GET', '/readyz')).status).toBe(200);
-    await redis.kill9();
+    await fleet.redis.kill9();
     try {
       await waitUntil('readyz 503', async () => (await api('GET', '/readyz')).status === 503);
       const r = await api('GET', '/readyz');
       expect(r.json.error.code).toBe('NOT_READY');
       expect(r.json.error.message).toMatch(/redis not reachable/);
     } finally {
-      await redis.restart();
+      await fleet.redis.restart();
     }
     await waitUntil('readyz 200', async () => (await api('GET', '/readyz')).status === 200, { timeoutMs: 20_000 });
   });

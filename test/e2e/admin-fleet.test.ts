@@ -9,51 +9,29 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashToken } from '../../src/admin/tokens.js';
-import { freePort, waitUntil } from '../helpers/processes.js';
-import { startRedis, uniquePrefix, type RedisHandle } from '../helpers/redis.js';
-import { startSshd, type SshdHandle } from '../helpers/sshd.js';
-import { spawnWarden, type WardenProcess } from '../helpers/warden-process.js';
+import { startAdminFleet, tokenLines, type AdminFleet } from '../helpers/admin-fleet.js';
+import { waitUntil } from '../helpers/processes.js';
+import type { WardenProcess } from '../helpers/warden-process.js';
 import { openSession } from '../helpers/live-session.js';
 
 const OPS = 'ops-token-0123456789abcdef';
 const VIEW = 'view-token-0123456789abcdef';
 
-let redis: RedisHandle;
-let sshd: SshdHandle;
+let fleet: AdminFleet;
 let a: WardenProcess;
 let b: WardenProcess;
 let apiA: string;
 let apiB: string;
 
-const adminYaml = (port: number, streams: number) => `
-instance: { heartbeatInterval: 500ms, lease: 2s, reaperInterval: 500ms }
-admin:
-  listen: 127.0.0.1:${port}
-  eventStreams: ${streams}
-  eventsHeartbeat: 300ms
-  tokens:
-    ops-bot: { hash: "${hashToken(OPS)}", role: operator }
-    ci-bot: { hash: "${hashToken(VIEW)}", role: viewer }
-`;
-
 beforeAll(async () => {
-  [redis, sshd] = await Promise.all([startRedis(), startSshd()]);
-  const prefix = uniquePrefix();
-  const [pa, pb] = await Promise.all([freePort(), freePort()]);
-  [a, b] = await Promise.all([
-    spawnWarden({ redisUrl: redis.url, sshd, prefix, instanceId: 'inst-a', extraYaml: adminYaml(pa, 2) }),
-    spawnWarden({ redisUrl: redis.url, sshd, prefix, instanceId: 'inst-b', extraYaml: adminYaml(pb, 2) }),
-  ]);
-  apiA = `http://127.0.0.1:${pa}`;
-  apiB = `http://127.0.0.1:${pb}`;
-  for (const api of [apiA, apiB]) await waitUntil(`admin API ${api}`, async () => (await fetch(`${api}/readyz`).catch(() => undefined))?.ok === true, { timeoutMs: 20_000 });
+  fleet = await startAdminFleet({
+    ids: ['inst-a', 'inst-b'],
+    admin: `  eventStreams: 2\n  eventsHeartbeat: 300ms\n  tokens:\n${tokenLines({ 'ops-bot': [OPS, 'operator'], 'ci-bot': [VIEW, 'viewer'] })}`,
+  });
+  ({ a, b, apiA, apiB } = fleet);
 }, 90_000);
 
-afterAll(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-  await Promise.all([sshd?.stop(), redis?.stop()]);
-}, 120_000);
+afterAll(() => fleet?.stop(), 120_000);
 
 type Json = Record<string, any>;
 

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientChannel } from 'ssh2';
 import { Client } from '../../src/ssh2.js';
 import { REFUSED_PER_SOURCE } from '../../src/admission.js';
-import { freePort, sleep, waitUntil } from '../helpers/processes.js';
+import { sleep, waitUntil } from '../helpers/processes.js';
 import { startRedis, type RedisHandle } from '../helpers/redis.js';
 import { runSsh } from '../helpers/ssh-client.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
@@ -28,7 +28,7 @@ beforeAll(async () => {
   [redis, sshd] = await Promise.all([startRedis(), startSshd()]);
   // Defaults for admission (10:30:100, 5 per source) and limits; a grace time long enough that
   // the held connections are still held while the other user logs in.
-  warden = await spawnWarden({ redisUrl: redis.url, sshd, port: await freePort(), auth: '{ maxTries: 6, loginGraceTime: 30s }' });
+  warden = await spawnWarden({ redisUrl: redis.url, sshd, auth: '{ maxTries: 6, loginGraceTime: 30s }' });
 }, 60_000);
 
 afterAll(async () => {

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionRecord } from '../../src/registry.js';
-import { freePort, trackChild, waitUntil } from '../helpers/processes.js';
+import { trackChild, waitUntil } from '../helpers/processes.js';
 import { redisCli, startCluster, startSentinelSet, type RedisCluster, type SentinelSet } from '../helpers/redis-ha.js';
 import { uniquePrefix } from '../helpers/redis.js';
 import { BASE_OPTIONS, runSsh } from '../helpers/ssh-client.js';
@@ -61,7 +61,7 @@ describe('Redis Sentinel', () => {
 
   beforeAll(async () => {
     ha = await startSentinelSet();
-    w = await spawnWarden({ sshd, port: await freePort(), redisYaml: ha.yaml, instanceId: 'sentinel-a' });
+    w = await spawnWarden({ sshd, redisYaml: ha.yaml, instanceId: 'sentinel-a' });
   }, 90_000);
 
   afterAll(async () => {
@@ -97,7 +97,7 @@ describe('Redis Cluster (3 masters)', () => {
 
   beforeAll(async () => {
     cluster = await startCluster();
-    w = await spawnWarden({ sshd, port: await freePort(), redisYaml: cluster.yaml, prefix: uniquePrefix() });
+    w = await spawnWarden({ sshd, redisYaml: cluster.yaml, prefix: uniquePrefix() });
   }, 90_000);
 
   afterAll(async () => {

@@ -10,19 +10,16 @@ import { userInfo } from 'node:os';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashToken } from '../../src/admin/tokens.js';
-import { freePort, readText, sleep, waitUntil } from '../helpers/processes.js';
-import { startRedis, uniquePrefix, type RedisHandle } from '../helpers/redis.js';
-import { startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { startAdminFleet, tokenLines, type AdminFleet } from '../helpers/admin-fleet.js';
+import { readText, sleep, waitUntil } from '../helpers/processes.js';
 import { startTerminal, type Terminal } from '../helpers/tmux.js';
 import { aliceSsh } from '../helpers/warden.js';
 import { REPO_ROOT } from '../helpers/redis.js';
-import { runCli, spawnWarden, type WardenProcess } from '../helpers/warden-process.js';
+import { runCli, type WardenProcess } from '../helpers/warden-process.js';
 
 const VIEW_TOKEN = 'view-token-watch-0123456789';
 
-let redis: RedisHandle;
-let sshd: SshdHandle;
+let fleet: AdminFleet;
 let a: WardenProcess;
 let b: WardenProcess;
 let apiA: string;
@@ -31,32 +28,16 @@ let probe: Redis;
 
 type Json = Record<string, any>;
 
-const adminYaml = (port: number) => `
-instance: { heartbeatInterval: 500ms, lease: 2s, reaperInterval: 500ms }
-admin:
-  listen: 127.0.0.1:${port}
-  tokens:
-    ci-bot: { hash: "${hashToken(VIEW_TOKEN)}", role: viewer }
-`;
-
 beforeAll(async () => {
-  [redis, sshd] = await Promise.all([startRedis(), startSshd()]);
-  const prefix = uniquePrefix();
-  const [pa, pb] = await Promise.all([freePort(), freePort()]);
-  [a, b] = await Promise.all([
-    spawnWarden({ redisUrl: redis.url, sshd, prefix, instanceId: 'watch-a', extraYaml: adminYaml(pa) }),
-    spawnWarden({ redisUrl: redis.url, sshd, prefix, instanceId: 'watch-b', extraYaml: adminYaml(pb) }),
-  ]);
-  apiA = `http://127.0.0.1:${pa}`;
-  wsA = `ws://127.0.0.1:${pa}`;
-  probe = new Redis(redis.url);
-  await waitUntil('admin API of A', async () => (await fetch(`${apiA}/healthz`).catch(() => undefined))?.ok === true, { timeoutMs: 20_000 });
+  fleet = await startAdminFleet({ ids: ['watch-a', 'watch-b'], admin: `  tokens:\n${tokenLines({ 'ci-bot': [VIEW_TOKEN, 'viewer'] })}` });
+  ({ a, b, apiA } = fleet);
+  wsA = apiA.replace(/^http/, 'ws');
+  probe = new Redis(fleet.redis.url);
 }, 90_000);
 
 afterAll(async () => {
   probe?.disconnect();
-  await Promise.all([a?.stop(), b?.stop()]);
-  await Promise.all([sshd?.stop(), redis?.stop()]);
+  await fleet?.stop();
 }, 120_000);
 
 const auditOf = (w: WardenProcess): Json[] =>

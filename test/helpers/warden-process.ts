@@ -110,11 +110,19 @@ function listeningPort(log: string): number | undefined {
 }
 
 /** Run the CLI (`warden ARGS`) to completion, with `stdin` as its input (default: none). */
-export function runCli(args: string[], timeoutMs = 60_000, stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+export function runCli(
+  args: string[],
+  timeoutMs = 60_000,
+  stdin?: string,
+  node: { args?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   ensureBuilt();
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/warden.js'), ...args], { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(node.args ?? []), path.join(REPO_ROOT, 'bin/warden.js'), ...args], {
+      stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      env: node.env ?? process.env,
+    });
     trackChild(child);
     child.stdin?.end(stdin);
     let stdout = '';
