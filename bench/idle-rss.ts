@@ -8,7 +8,12 @@ import { rssKiB } from './proc-stats.js';
 import { median } from './stats.js';
 import { checkAborted, type BenchContext, type Measurement, type Result } from './types.js';
 
-const CONCURRENCY = 10;
+/**
+ * Logins in progress at once. Every client here comes from 127.0.0.1, and the shipped
+ * admission allows 5 logins in progress per source address (auth.perSourceMaxStartups):
+ * more would be refused, which measures the load generator, not memory.
+ */
+const CONCURRENCY = 4;
 
 /** Median of several VmRSS samples over `ms`: one sample can land mid-GC. */
 async function sampleRss(pid: number, ms: number): Promise<number> {
