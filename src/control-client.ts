@@ -43,7 +43,13 @@ export class ControlClient {
       // close when it is handed in: close() does).
       const blocking = duplicateBlocking(this.redis);
       blocking.on('error', () => {});
-      ch = { queue: new Queue(name, opts), events: new QueueEvents(name, { ...opts, connection: blocking }), blocking };
+      const queue = new Queue(name, opts);
+      // QueueEvents reads from '$' when its first XREAD reaches Redis, which can be after the
+      // owner has already acknowledged (a cold CLI, a busy cluster): the acknowledgement
+      // would be missed and the kill reported as a timeout. Read from the stream's current
+      // end instead, taken before the job is added.
+      const [last] = await this.redis.xrevrange(queue.keys.events!, '+', '-', 'COUNT', 1);
+      ch = { queue, events: new QueueEvents(name, { ...opts, connection: blocking, lastEventId: last?.[0] ?? '0-0' }), blocking };
       this.queues.set(instance, ch);
       await ch.events.waitUntilReady();
     }
