@@ -15,6 +15,7 @@ import { transfers } from './cli-transfers.js';
 import { age, isoTime, table } from './cli-table.js';
 import { parseDuration } from './duration.js';
 import { printable } from './text.js';
+import { KILL_BY_MAX, KILL_REASON_MAX } from './kill-channel.js';
 
 
 /** "exec+sftp+shell" for a connection that carried several kinds of channel. */
@@ -116,15 +117,18 @@ const COMMANDS: Record<string, Command> = {
       if (timeoutMs === undefined) throw new WardenError('USAGE', `--timeout "${flags.timeout}" is not a duration`);
       const by = typeof flags.by === 'string' ? flags.by : userInfo().username;
       const reason = typeof flags.reason === 'string' ? flags.reason : undefined;
+      if (!by || by.length > KILL_BY_MAX) throw new WardenError('USAGE', `--by takes 1-${KILL_BY_MAX} characters`);
+      if (reason !== undefined && (!reason || reason.length > KILL_REASON_MAX)) throw new WardenError('USAGE', `--reason takes 1-${KILL_REASON_MAX} characters (the user reads it)`);
       return withRegistry(flags, async (registry) => {
-        const ids = target ? [await registry.resolve(target)] : (await registry.listLive()).filter((r) => r.user === flags.user).map((r) => r.id);
-        if (ids.length === 0) {
-          console.log(`No live sessions of user ${printable(String(flags.user))}.`);
-          return 0;
-        }
         const { ControlClient, describeKill } = await import('./control-client.js');
         const client = new ControlClient(registry.redis, registry, registry.keys);
+        client.prepare(); // the acknowledgement subscription opens while the session is looked up
         try {
+          const ids = target ? [await registry.resolve(target)] : (await registry.listLive()).filter((r) => r.user === flags.user).map((r) => r.id);
+          if (ids.length === 0) {
+            console.log(`No live sessions of user ${printable(String(flags.user))}.`);
+            return 0;
+          }
           const reports = await Promise.all(ids.map((id) => client.kill(id, { by, reason, timeoutMs })));
           for (const r of reports) console.log(flags.json ? JSON.stringify(r) : describeKill(r, by));
           return reports.some((r) => r.outcome === 'timeout' || r.outcome === 'not_found') ? 1 : 0;

@@ -1,13 +1,15 @@
 /**
  * This instance's control queue (BullMQ `ctl-<instance>`): admin kills and the delayed idle
- * and max-duration checks of the sessions it owns. The worker turns each job into an event
+ * and max-duration checks of the sessions it owns. Kills also arrive on the instance's kill
+ * channel (kill-channel.ts: pub/sub, the fast path of `warden kill`) and run the same code. The worker turns each job into an event
  * for the session actor and returns what happened, so an admin gets an acknowledgement.
  *
  * Handlers are idempotent: BullMQ may run a stalled job twice, and a kill of a session that
  * is already gone reports so instead of failing.
  */
 import { Queue, Worker, type Job } from 'bullmq';
-import type { RedisClient } from './redis-connection.js';
+import { duplicateBlocking, type RedisClient } from './redis-connection.js';
+import { KillListener, type KillOrder, type KillResult } from './kill-channel.js';
 import type { Counters } from './counters.js';
 import type { FleetEventSink } from './fleet-events.js';
 import type { Logger } from './logger.js';
@@ -16,30 +18,16 @@ import type { Registry } from './registry.js';
 import type { SupervisorHandle } from './supervisor.js';
 
 export type ControlJob =
-  | { kind: 'kill'; sessionId: string; by: string; reason?: string }
+  | ({ kind: 'kill' } & KillOrder)
   | { kind: 'idle'; sessionId: string }
   | { kind: 'duration'; sessionId: string };
 
-export interface KillResult {
-  outcome: 'killed' | 'already_finished' | 'not_found';
-  sessionId: string;
-  instance: string;
-  /** Time from the job reaching the owner to the record being final. */
-  ms: number;
-  /** For already_finished: how it ended. */
-  reason?: string;
-}
-
 const JOB_RETENTION = { age: 3600, count: 1000 };
-
-/** BullMQ job ids may not contain ':'; ours are `<kind>-<session id>[-<n>]`. */
-export function killJobId(sessionId: string): string {
-  return `kill-${sessionId}`;
-}
 
 export class ControlPlane {
   readonly queue: Queue;
   private readonly worker: Worker;
+  private readonly killChannel: KillListener;
   private seq = 0;
   /** The latest scheduled check of each kind per live session (its add may still be in flight). */
   private readonly pending = new Map<string, { idle?: Promise<string | undefined>; duration?: Promise<string | undefined> }>();
@@ -68,10 +56,16 @@ export class ControlPlane {
     });
     this.worker.on('error', (err: Error) => opts.log.warn({ err }, 'control worker error'));
     this.worker.on('failed', (job, err) => opts.log.warn({ job: job?.id, err }, 'control job failed'));
+    const subscriber = duplicateBlocking(opts.connection);
+    subscriber.on('error', (err: Error) => opts.log.debug({ err }, 'redis error (kill channel)'));
+    this.killChannel = new KillListener({
+      instanceId: opts.instanceId, keys: opts.keys, subscriber, publisher: opts.connection,
+      kill: (order) => this.kill(order), warn: (fields, msg) => opts.log.warn(fields, msg),
+    });
   }
 
   async ready(): Promise<void> {
-    await Promise.all([this.queue.waitUntilReady(), this.worker.waitUntilReady()]);
+    await Promise.all([this.queue.waitUntilReady(), this.worker.waitUntilReady(), this.killChannel.start()]);
   }
 
   /** Schedule a check of one of our sessions at `at` (ms since epoch). */
@@ -112,13 +106,13 @@ export class ControlPlane {
   }
 
   /** Consoles see every kill's acknowledgement, whoever asked (API or CLI). */
-  private async kill(job: Extract<ControlJob, { kind: 'kill' }>): Promise<KillResult> {
+  private async kill(job: KillOrder): Promise<KillResult> {
     const r = await this.killSession(job);
     this.opts.events?.publish({ type: 'kill_acknowledged', session: r.sessionId, instance: r.instance, outcome: r.outcome, by: job.by, ms: r.ms });
     return r;
   }
 
-  private async killSession(job: Extract<ControlJob, { kind: 'kill' }>): Promise<KillResult> {
+  private async killSession(job: KillOrder): Promise<KillResult> {
     const started = performance.now();
     const { supervisor, registry, instanceId, counters, log } = this.opts;
     const result = (outcome: KillResult['outcome'], reason?: string): KillResult => ({
@@ -141,6 +135,7 @@ export class ControlPlane {
   }
 
   async close(): Promise<void> {
+    this.killChannel.stop();
     await this.worker.close().catch(() => {});
     await this.queue.close().catch(() => {});
   }

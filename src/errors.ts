@@ -3,6 +3,7 @@
  * here once, with a stable code and a message that says what happened and what to do.
  */
 import type { EndReason, SessionEnd } from '../machines/session.types.js';
+import { printable } from './text.js';
 
 export const ERRORS = {
   CONFIG_INVALID: 'Configuration is invalid',
@@ -61,8 +62,9 @@ const END_MESSAGES: Record<EndReason, (end: SessionEnd) => string> = {
   error: (e) => `Session ended because of an internal error${e.detail ? ` (${e.detail})` : ''}.`,
 };
 
+/** User-supplied parts (an admin's name and reason, a target's error text) are made printable: they reach a terminal. */
 export function endMessage(end: SessionEnd): string {
-  return END_MESSAGES[end.reason](end);
+  return END_MESSAGES[end.reason]({ ...end, by: end.by === undefined ? undefined : printable(end.by, 128), detail: end.detail === undefined ? undefined : printable(end.detail, 512) });
 }
 
 /** Reasons where the peer ended things (or never got in): nothing to tell them. */

@@ -90,6 +90,14 @@ export class RedisKeys {
   watchControl(instanceId: string): string {
     return `${this.tag}:watchctl:${instanceId}`;
   }
+  /** Pub/sub channel an instance takes kill requests on (the fast path of `warden kill`). */
+  killRequests(instanceId: string): string {
+    return `${this.tag}:killctl:${instanceId}`;
+  }
+  /** Pub/sub channel one kill client (a CLI run, an admin API process) takes acknowledgements on. */
+  killReplies(clientId: string): string {
+    return `${this.tag}:killack:${clientId}`;
+  }
   /**
    * BullMQ prefix. BullMQ builds its keys as `<prefix>:<queue>:...` and its scripts touch several
    * of them at once, so the hash tag must be inside the prefix (CROSSSLOT on Cluster otherwise).

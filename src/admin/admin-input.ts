@@ -4,8 +4,9 @@
  */
 import * as z from 'zod';
 import { WardenError } from '../errors.js';
+import { KILL_REASON_MAX } from '../kill-channel.js';
 
-export const MAX_REASON = 200;
+export const MAX_REASON = KILL_REASON_MAX;
 
 const text = (max: number) => z.string().max(max);
 const userName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'names are 1-64 letters, digits, _ . -');

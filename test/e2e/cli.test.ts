@@ -279,6 +279,9 @@ describe('what `warden kill` loads', () => {
     const meta = JSON.parse(readFileSync(path.join(REPO_ROOT, 'dist/cli/meta.json'), 'utf8')) as { outputs: Record<string, { inputs: Record<string, unknown> }> };
     const inputs = loaded.flatMap((f) => Object.keys(meta.outputs[f]?.inputs ?? {}));
     expect(inputs).toContain('dist/src/control-client.js');
+    // The kill went over the owner's kill channel: BullMQ (the fallback) was never loaded.
+    expect(inputs).toContain('dist/src/kill-channel.js');
+    expect(inputs.filter((i) => i.includes('node_modules/bullmq/'))).toEqual([]);
     const offenders = [
       ...loaded.filter((f) => f.startsWith('dist/src/') || SERVER_PACKAGE.test(f)),
       ...inputs.filter((i) => SERVER_INPUT.test(i)),

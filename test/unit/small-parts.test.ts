@@ -51,6 +51,13 @@ describe('end messages', () => {
     expect(endMessage({ reason: 'admin_kill', by: 'alice', detail: 'maintenance' })).toBe('Terminated by admin alice: maintenance');
     expect(endMessage({ reason: 'idle_timeout', detail: '30m' })).toBe('Disconnected after 30m idle');
   });
+
+  it("shows an admin's name and reason as text in the user's terminal, escapes and all", () => {
+    // A reason from the API or `warden kill --reason` must not clear the screen or retitle the window.
+    const msg = endMessage({ reason: 'admin_kill', by: 'eve\x1b]0;pwned\x07', detail: 'bye\x1b[2J\r\nfake prompt$ ' });
+    expect(msg).toBe('Terminated by admin eve\\x1b]0;pwned\\x07: bye\\x1b[2J\\x0d\\x0afake prompt$ ');
+    expect(msg).not.toMatch(/[\x00-\x1f]/);
+  });
 });
 
 describe('ssh2 native crypto', () => {
