@@ -40,11 +40,12 @@ import { killLatency } from './kill-latency.js';
 import { idleLateness } from './idle-lateness.js';
 import { instanceLoss } from './instance-loss.js';
 import { watch } from './watch.js';
+import { workers } from './workers.js';
 import { README, updateReadme } from './readme-table.js';
 import type { BenchContext, Measurement, Row } from './types.js';
 
 /** Every measurement, in the default order. Add new modules here. */
-export const MEASUREMENTS: readonly Measurement[] = [throughput, sftpTransfer, keystroke, setupTime, idleRss, recordingCost, killLatency, idleLateness, instanceLoss, watch];
+export const MEASUREMENTS: readonly Measurement[] = [throughput, sftpTransfer, keystroke, setupTime, idleRss, recordingCost, killLatency, idleLateness, instanceLoss, watch, workers];
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.join(BENCH_DIR, 'results.md');

@@ -82,6 +82,14 @@ export function benchConfigYaml(opts: BenchWardenOptions & { alicePub: string; r
   ].join('\n');
 }
 
+/**
+ * One process unless a row asks for `--workers N`: the rows that read Warden's pid (RSS, CPU)
+ * measure that process, and the single-stream rows compare one relay with one sshd.
+ */
+function workersArgs(args: string[]): string[] {
+  return args.includes('--workers') ? args : [...args, '--workers', '1'];
+}
+
 /** `"address":"127.0.0.1:40123"` from the JSON "warden started" line. */
 function startedPort(log: string): number | undefined {
   for (const line of log.split('\n')) {
@@ -113,7 +121,7 @@ export async function startBenchWarden(opts: BenchWardenOptions): Promise<BenchW
   if (env.NODE_OPTIONS?.includes('tsx')) delete env.NODE_OPTIONS;
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'warden.js'), 'start', '--config', configFile, ...(opts.args ?? [])], { cwd: dir, env, stdio: ['ignore', fd, fd] });
+    child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'warden.js'), 'start', '--config', configFile, ...workersArgs(opts.args ?? [])], { cwd: dir, env, stdio: ['ignore', fd, fd] });
   } finally {
     closeSync(fd);
   }

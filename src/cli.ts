@@ -36,26 +36,12 @@ function sessionRows(records: SessionRecord[]): string {
 
 const COMMANDS: Record<string, Command> = {
   start: {
-    usage: 'warden start --config FILE [--pretty]',
-    options: { ...CONFIG, pretty: { type: 'boolean' } },
+    usage: 'warden start --config FILE [--workers N] [--pretty]   (N processes share the port; default one per core)',
+    options: { ...CONFIG, pretty: { type: 'boolean' }, workers: { type: 'string' } },
     async run(flags) {
       const cfg = await config(flags);
-      const [{ createLogger }, { startInstance }] = await Promise.all([import('./logger.js'), import('./instance.js')]);
-      const log = createLogger({ pretty: flags.pretty === true });
-      const instance = await startInstance(cfg, log);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          log.info({ signal }, 'shutting down: closing sessions');
-          void instance.stop().then(resolve);
-        };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-      });
-      log.flush?.();
-      // The stop is bounded (shutdownTimeout) and everything is written or journalled by now:
-      // clients that ignore the disconnect, or a hung Redis socket, must not keep Warden alive.
-      setTimeout(() => process.exit(0), 200).unref();
-      return 0;
+      const { startCommand } = await import('./cluster/start-command.js');
+      return startCommand(cfg, { pretty: flags.pretty === true, workers: flags.workers as string | undefined });
     },
   },
   'check-config': {
@@ -163,8 +149,11 @@ const COMMANDS: Record<string, Command> = {
         if (flags.json) console.log(JSON.stringify({ instances: list, counters }, null, 2));
         else {
           console.log(list.length ? table(
-            ['INSTANCE', 'ADDRESS', 'HOST', 'PID', 'VERSION', 'STARTED', 'HEARTBEAT', 'SESSIONS', 'LEASE'],
-            list.map((i) => [i.id, i.address, i.host, i.pid, i.version, isoTime(i.started), age(i.heartbeat), i.sessions, i.alive ? 'held' : 'EXPIRED']),
+            ['INSTANCE', 'WORKER', 'ADDRESS', 'HOST', 'PID', 'VERSION', 'STARTED', 'HEARTBEAT', 'SESSIONS', 'LEASE'],
+            // By id: the workers of one `warden start` (`<id>-w1`, `-w2`, ...) sit together.
+            list.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true })).map((i) => [
+              i.id, i.worker || undefined, i.address, i.host, i.pid, i.version, isoTime(i.started), age(i.heartbeat), i.sessions, i.alive ? 'held' : 'EXPIRED',
+            ]),
           ) : 'No instances registered.');
           console.log(`\nCounters: ${Object.entries(counters).map(([k, v]) => `${k}=${v}`).join(' ')}`);
         }

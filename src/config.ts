@@ -32,6 +32,8 @@ const schema = z
     redis: redisSetting.optional(),
     redisPrefix: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('warden'),
     instanceId: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
+    /** `warden start` worker processes sharing the SSH port (the --workers flag wins); default one per core. */
+    workers: z.number().int().min(1).max(64).optional(),
     auth: z
       .object({
         maxTries: z.number().int().min(1).max(100).default(6),

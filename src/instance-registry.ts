@@ -21,6 +21,8 @@ const storedInstance = z.object({
   address: z.string().default(''),
   /** Where its admin API answers other instances (recording proxy); '' without one. */
   adminUrl: z.string().default(''),
+  /** `2/4` for worker 2 of `warden start --workers 4`; '' for a process on its own. */
+  worker: z.string().default(''),
 });
 
 export type InstanceInfo = z.output<typeof storedInstance> & { alive: boolean };
@@ -39,7 +41,7 @@ export class InstanceRegistry {
     await this.redis.hset(this.keys.instance(id), fields);
   }
 
-  async heartbeat(info: Omit<InstanceInfo, 'heartbeat' | 'alive' | 'adminUrl'>, leaseMs: number, now = Date.now()): Promise<void> {
+  async heartbeat(info: Omit<InstanceInfo, 'heartbeat' | 'alive' | 'adminUrl' | 'worker'>, leaseMs: number, now = Date.now()): Promise<void> {
     const k = this.keys;
     await this.redis
       .multi()

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { FrontDoor, loadOrCreateHostKey } from './front-door.js';
 import { HostKeyStore } from './hostkeys.js';
-import { newSessionId } from './ids.js';
+import { defaultInstanceId } from './ids.js';
 import { createAuditLogger, type Logger } from './logger.js';
 import { join } from 'node:path';
 import { AuditQueues } from './audit/audit-queues.js';
@@ -55,9 +55,11 @@ interface Stage {
   /** ms kept for this stage at the end of a bounded stop, however long the others took. */
   reserve?: number;
 }
+/** As one worker of `--workers N`: its own journal file; the embedded Redis is the parent's. */
+export interface InstanceRole { journalFile?: string; embeddedRedis?: 'own' | 'parent' }
 
-export async function startInstance(cfg: Config, log: Logger, audit: Logger = createAuditLogger(cfg.auditFile ?? join(cfg.dataDir, 'audit.jsonl'))): Promise<Instance> {
-  const id = cfg.instanceId ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-')}-${newSessionId().slice(-8).toLowerCase()}`;
+export async function startInstance(cfg: Config, log: Logger, audit: Logger = createAuditLogger(cfg.auditFile ?? join(cfg.dataDir, 'audit.jsonl')), role: InstanceRole = {}): Promise<Instance> {
+  const id = cfg.instanceId ?? defaultInstanceId();
   const ilog = log.child({ instance: id });
   const keys = new RedisKeys(cfg.redisPrefix);
   let embedded: EmbeddedRedis | undefined;
@@ -66,7 +68,6 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   let supervisor!: SupervisorHandle;
   let frontDoor!: FrontDoor;
   let address!: AddressInfo;
-
   let workerRedis!: RedisClient;
   let probeRedis!: RedisClient;
   let health!: RedisHealth;
@@ -78,7 +79,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   let watchHub!: WatchHub;
   let heartbeatTimer: NodeJS.Timeout | undefined;
   let stopRecordingHealth = () => {};
-  const journal = new Journal(journalFile(cfg.dataDir), ilog);
+  const journal = new Journal(role.journalFile ?? journalFile(cfg.dataDir), ilog);
   const journalSink = (): JournalSink => ({ final: (e) => registry.finish(e.record), ...auditQueues?.sink });
   const flushJournal = () => void journal.flush(journalSink()).catch((err: Error) => ilog.warn({ err }, 'journal write failed'));
   const startedAt = Date.now();
@@ -112,7 +113,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
     {
       name: 'embedded-redis',
       start: async () => {
-        if (!cfg.redis) embedded = await startEmbeddedRedis(cfg, ilog);
+        if (!cfg.redis && role.embeddedRedis !== 'parent') embedded = await startEmbeddedRedis(cfg, ilog);
       },
       // Stopped last, after the final records are in it.
       stop: () => embedded?.stop(1_500),

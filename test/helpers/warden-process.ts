@@ -31,6 +31,11 @@ export interface SpawnOptions {
   detached?: boolean;
   /** Start under this umask (e.g. '022'), whatever the test runner's. */
   umask?: string;
+  /**
+   * `--workers N` (default 1: one process, as every suite not about workers expects: its pid is
+   * Warden's, a kill -9 of it loses its sessions; production's default is one per core).
+   */
+  workers?: number;
 }
 
 /** The e2e suites run the compiled CLI and its bundle; build once if this checkout has no dist yet. */
@@ -55,7 +60,7 @@ async function launch(configFile: string, aliceKey: string, opts: SpawnOptions):
   const logPath = path.join(path.dirname(configFile), 'warden.log');
   const logStart = readText(logPath).length;
   const fd = openSync(logPath, 'a');
-  const argv = [path.join(REPO_ROOT, 'bin/warden.js'), 'start', '--config', configFile];
+  const argv = [path.join(REPO_ROOT, 'bin/warden.js'), 'start', '--config', configFile, '--workers', String(opts.workers ?? 1)];
   const [cmd, args] = opts.umask ? ['/bin/sh', ['-c', `umask ${opts.umask} && exec "$0" "$@"`, process.execPath, ...argv]] : [process.execPath, argv];
   const child = spawn(cmd, args, {
     stdio: ['ignore', fd, fd],
