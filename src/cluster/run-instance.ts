@@ -8,8 +8,8 @@ import type { Logger } from '../logger.js';
 
 export interface RunOptions {
   role?: InstanceRole;
-  /** Called once the instance is up (a worker advertises its slot). */
-  started?(instance: Instance): Promise<void>;
+  /** Called once the instance is up (a worker advertises its slot); returns what to undo before the stop. */
+  started?(instance: Instance): Promise<() => void>;
   /** A worker also stops when the IPC channel to its parent closes: no orphans. */
   stopOnDisconnect?: boolean;
 }
@@ -35,9 +35,10 @@ export async function runInstance(cfg: Config, log: Logger, opts: RunOptions = {
     process.once('disconnect', () => request('parent gone'));
   }
   const instance = await startInstance(cfg, log, undefined, opts.role);
-  await opts.started?.(instance);
+  const undo = await opts.started?.(instance);
   await stopRequested;
   log.info({ signal: why }, 'shutting down: closing sessions');
+  undo?.();
   await instance.stop();
   log.flush?.();
   // The stop is bounded (shutdownTimeout) and everything is written or journalled by now:

@@ -29,7 +29,7 @@ export async function runWorker(cfg: Config, log: Logger): Promise<number> {
     stopOnDisconnect: true,
     started: async (instance) => {
       await instance.instances.advertise(instance.id, { worker: `${slot.index}/${slot.count}` });
-      if (cfg.admin && slot.index > 1) shareAdminUrl(instance, workerInstanceId({ ...slot, index: 1 }), cfg.instance.heartbeatInterval, log);
+      return cfg.admin && slot.index > 1 ? shareAdminUrl(instance, workerInstanceId({ ...slot, index: 1 }), cfg.instance.heartbeatInterval, log) : () => {};
     },
   });
 }
@@ -39,7 +39,7 @@ export async function runWorker(cfg: Config, log: Logger): Promise<number> {
  * from its owner's admin API, and worker 1 serves every worker's recordings (one dataDir).
  * Followed at every heartbeat: worker 1's URL changes when it restarts on port 0.
  */
-function shareAdminUrl(instance: Instance, first: string, everyMs: number, log: Logger): void {
+function shareAdminUrl(instance: Instance, first: string, everyMs: number, log: Logger): () => void {
   let shared = '';
   const follow = async () => {
     const url = (await instance.instances.get(first))?.adminUrl ?? '';
@@ -48,4 +48,6 @@ function shareAdminUrl(instance: Instance, first: string, everyMs: number, log: 
   const timer = setInterval(() => void follow().catch((err: Error) => log.debug({ err }, 'could not read worker 1\'s admin URL')), everyMs);
   timer.unref();
   void follow().catch(() => {});
+  // Stopped before the instance forgets its record: a late write must not bring it back.
+  return () => clearInterval(timer);
 }

@@ -17,6 +17,9 @@ import { startRedis, type RedisHandle } from '../helpers/redis.js';
 import { BASE_OPTIONS } from '../helpers/ssh-client.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { runCli, spawnWarden, type WardenProcess } from '../helpers/warden-process.js';
+import { adminUrlOf, tokenLines } from '../helpers/admin-fleet.js';
+
+const TOKEN = 'workers-test-token-0123456789';
 
 let sshd: SshdHandle;
 let redis: RedisHandle;
@@ -149,8 +152,9 @@ describe('warden start --workers 2', () => {
     }
   }, 180_000);
 
-  it('with the embedded Redis: one redis-server, started and stopped by the parent; Ctrl-C ends both workers\' sessions and everything exits', async () => {
-    const w = await spawnWarden({ sshd, workers: 2, detached: true });
+  it('with the embedded Redis: one redis-server, started and stopped by the parent; one admin API serving both workers\' recordings; Ctrl-C ends everything', async () => {
+    const admin = `admin:\n  listen: 127.0.0.1:0\n  tokens:\n${tokenLines({ ops: [TOKEN, 'viewer'] })}\n`;
+    const w = await spawnWarden({ sshd, workers: 2, detached: true, extraYaml: admin });
     try {
       await allListening(w);
       const starts = logLines(w).filter((l) => l.msg === 'embedded redis-server started');
@@ -158,7 +162,19 @@ describe('warden start --workers 2', () => {
       const redisPid = Number(starts[0]!.redisPid);
       const workers = (await terminals(w)).map((i) => i.pid);
       const streams = [await stream(w), await stream(w)];
-      expect(new Set((await sessions(w)).live.map((r) => r.instance)).size).toBe(2);
+      const live = (await sessions(w)).live;
+      expect(new Set(live.map((r) => r.instance)).size).toBe(2);
+
+      // Worker 1's admin API only; a session's recording on worker 2 comes through it.
+      const api = await adminUrlOf(w);
+      expect(logLines(w).filter((l) => l.msg === 'admin API listening')).toHaveLength(1);
+      const onTwo = live.find((r) => r.instance.endsWith('-w2'))!;
+      let got: Response | undefined;
+      await waitUntil('worker 2\'s recording through the admin API', async () => {
+        got = await fetch(`${api}/api/sessions/${onTwo.id}/recording`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        return got.status === 200;
+      }, { timeoutMs: 30_000, details: () => `last status ${got?.status}` });
+      expect((await got!.text()).split('\n')[0]).toMatch(/^\{"version":\s*2/);
 
       process.kill(-w.child.pid!, 'SIGINT'); // a terminal's Ctrl-C: parent and workers at once
       expect(await exitsWithin(w, 30_000)).toBe(0);
