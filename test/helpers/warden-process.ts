@@ -75,7 +75,8 @@ async function launch(configFile: string, aliceKey: string, opts: SpawnOptions):
     port = listeningPort(readText(logPath).slice(logStart)) ?? 0;
     return port !== 0 && (await tryConnect(port));
   }, {
-    timeoutMs: 30_000,
+    // Each worker loads and starts a whole instance; on a loaded machine N of them take longer.
+    timeoutMs: 30_000 * Math.max(1, opts.workers ?? 1),
     failure: () => (child.exitCode !== null ? `exited with ${child.exitCode}` : undefined),
     details: () => readText(logPath),
   });
