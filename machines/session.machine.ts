@@ -60,7 +60,7 @@ export function createSessionMachine<P extends TargetGrant = TargetGrant>() {
     },
     actions: {
       /** Mirror the state into the registry (coarse, off the data path). */
-      recordState: (_, _params: { state: SessionState }) => {},
+      recordState: (_, _params: { state: SessionState; idleRemainingMs?: number }) => {},
       /** Show the target menu on this channel. */
       startSelection: (_, _params: { channel: number; choices: readonly P[] }) => {},
       /** Start the idle and max-duration clocks (once, when the session becomes usable). */
@@ -240,7 +240,11 @@ export function createSessionMachine<P extends TargetGrant = TargetGrant>() {
           /** Warned; any activity returns to proxying. Being in this state IS the idle flag. */
           idle: {
             entry: [
-              { type: 'recordState', params: { state: 'idle' } },
+              // The time left travels with the state, so consoles can count down to the cut.
+              {
+                type: 'recordState',
+                params: ({ event }) => ({ state: 'idle', idleRemainingMs: event.type === 'IDLE_WARNING' ? event.remainingMs : undefined }),
+              },
               {
                 type: 'warnIdle',
                 params: ({ event }) =>

@@ -6,7 +6,8 @@
  *
  * --for start (Warden itself): redis-server for the embedded Redis, ssh-keygen for host keys.
  * --for test (default): also sshd targets, the ssh/scp/sftp clients, tmux for pty tests,
- *   asciinema to play recordings back, dropbear's dbclient and git for interop tests.
+ *   asciinema to play recordings back, dropbear's dbclient and git for interop tests,
+ *   chromium for the web console's browser tests.
  * --check: only report, never install.
  *
  * When something is missing: as root with apt-get, install the missing Debian packages;
@@ -45,6 +46,8 @@ const PROGRAMS = {
   // Redis Sentinel failover tests (the Cluster tests use redis-server and redis-cli).
   'redis-sentinel': 'redis-sentinel',
   'redis-cli': 'redis-tools',
+  // The web console's browser tests: playwright-core drives Debian's headless chromium.
+  chromium: 'chromium',
 };
 
 export const PURPOSES = {

@@ -5,8 +5,9 @@
  *   1. system programs (redis-server, sshd, ssh/scp/sftp, tmux, asciinema), installed with
  *      apt-get when running as root, otherwise a clear message and exit 1;
  *   2. node_modules (`npm ci` if absent);
- *   3. `tsc -p tsconfig.json` and scripts/build-cli.js: e2e tests spawn `node bin/warden.js`,
- *      which runs the build (the CLI's commands from its bundle);
+ *   3. `tsc -p tsconfig.json`, scripts/build-cli.js and scripts/build-console.js: e2e tests
+ *      spawn `node bin/warden.js`, which runs the build (the CLI's commands from its bundle,
+ *      the web console from dist/console);
  *      then `tsc -p tsconfig.test.json` type-checks the tests (vitest itself does not);
  *   4. `vitest run`, with any extra arguments (`npm test -- test/unit -t idle`), exiting with
  *      vitest's code.
@@ -58,11 +59,13 @@ if (!existsSync(path.join(root, 'node_modules', '.package-lock.json')) || !exist
   console.error('node_modules present');
 }
 
-step('build (tsc -p tsconfig.json, then the CLI bundle)');
+step('build (tsc -p tsconfig.json, then the CLI bundle and the web console)');
 must(npx, ['--no-install', 'tsc', '-p', 'tsconfig.json']);
 must(process.execPath, [path.join(root, 'scripts', 'build-cli.js')]);
-step('type-check the tests (tsc -p tsconfig.test.json)');
+must(process.execPath, [path.join(root, 'scripts', 'build-console.js')]);
+step('type-check the tests and the console (tsc -p tsconfig.test.json, console/tsconfig.json)');
 must(npx, ['--no-install', 'tsc', '-p', 'tsconfig.test.json']);
+must(npx, ['--no-install', 'tsc', '-p', 'console/tsconfig.json']);
 
 step('vitest run');
 const extra = process.argv.slice(2);

@@ -20,7 +20,7 @@ import type { SessionRecord } from './session-record.js';
 
 export type FleetEvent =
   | { type: 'session_opened'; session: string; instance: string; user: string; asset: string; account: string; state: string }
-  | { type: 'session_state'; session: string; instance: string; state: string }
+  | { type: 'session_state'; session: string; instance: string; state: string; idleDeadline?: number }
   | { type: 'session_ended'; session: string; instance: string; reason: string; by?: string }
   | { type: 'kill_acknowledged'; session: string; instance: string; outcome: string; by: string; ms: number }
   | { type: 'instance_up' | 'instance_down' | 'instance_lost'; instance: string; sessions?: number };
@@ -73,7 +73,10 @@ export class FleetEvents implements FleetEventSink, RegistryListener {
   stateChanged(id: string, f: Partial<SessionRecord>): void {
     if (!f.user || !f.state) return;
     const instance = this.instanceId;
-    if (this.announced.has(id)) return this.publish({ type: 'session_state', session: id, instance, state: f.state });
+    if (this.announced.has(id)) {
+      const idleDeadline = f.state === 'idle' ? f.idleDeadline : undefined;
+      return this.publish({ type: 'session_state', session: id, instance, state: f.state, ...(idleDeadline ? { idleDeadline } : {}) });
+    }
     if (this.announced.size >= MAX_ANNOUNCED) this.announced.delete(this.announced.values().next().value!);
     this.announced.add(id);
     this.publish({ type: 'session_opened', session: id, instance, user: f.user, asset: f.asset ?? '', account: f.account ?? '', state: f.state });

@@ -61,6 +61,8 @@ const storedSchema = z.object({
   state: z.enum(['authenticating', 'selecting', 'connecting', 'proxying', 'idle', 'finished']),
   start: num,
   lastActivity: num,
+  /** When an idle session will be cut (ms): set on entering `idle`, meaningful only there. */
+  idleDeadline: num.optional(),
   finish: num.optional(),
   reason: z.enum(END_REASONS).optional(),
   detail: z.string().optional(),

@@ -130,7 +130,7 @@ export class Session {
     this.actor = createActor(
       sessionMachine.provide({
         actions: {
-          recordState: (_, { state }) => this.recordState(state),
+          recordState: (_, { state, idleRemainingMs }) => this.recordState(state, idleRemainingMs),
           startSelection: (_, { channel, choices }) => this.showMenu(channel, choices),
           armTimers: (_, { policy }) => {
             this.channels.lastActivityAt = Date.now();
@@ -259,10 +259,11 @@ export class Session {
     this.deps.audit.error({ event: 'recording_failed', session: this.id, channel, user, asset, account, why, policy: 'continue' }, 'recording failed; session continues unrecorded');
   }
 
-  private recordState(state: SessionState): void {
+  private recordState(state: SessionState, idleRemainingMs?: number): void {
     this.record.state = state;
-    const { user, asset, account } = this.record;
-    void this.deps.registry.update(this.id, { state, user, asset, account, ...this.syncRecord() }).catch((err: unknown) => this.log.warn({ err }, 'registry update failed'));
+    if (idleRemainingMs !== undefined) this.record.idleDeadline = Date.now() + idleRemainingMs;
+    const { user, asset, account, idleDeadline } = this.record;
+    void this.deps.registry.update(this.id, { state, user, asset, account, idleDeadline, ...this.syncRecord() }).catch((err: unknown) => this.log.warn({ err }, 'registry update failed'));
   }
 
   // --- the one way out --------------------------------------------------------------------

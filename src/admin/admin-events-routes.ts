@@ -7,17 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import * as z from 'zod';
 import { queryAudit } from '../audit/audit-stream.js';
 import type { AdminContext } from './admin-context.js';
-import { decode } from './admin-input.js';
-
-/** `since`: ms since epoch or an ISO 8601 time. */
-const instant = z.string().max(40).transform((s, ctx) => {
-  const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
-  if (!Number.isFinite(ms)) {
-    ctx.addIssue({ code: 'custom', message: 'a time in ms since the epoch or ISO 8601' });
-    return z.NEVER;
-  }
-  return ms;
-});
+import { decode, instant } from './admin-input.js';
 
 export const auditQuery = z
   .object({

@@ -27,12 +27,24 @@ export const sessionsQuery = z
   })
   .strict();
 
+/** A point in time: ms since the epoch or an ISO 8601 time. */
+export const instant = z.string().max(40).transform((s, ctx) => {
+  const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+  if (!Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: 'a time in ms since the epoch or ISO 8601' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
 export const commandsQuery = z
   .object({
     session: z.string().regex(/^[0-9A-Za-z]{1,26}$/).optional(),
     user: text(64).optional(),
     asset: text(64).optional(),
     grep: text(200).optional(),
+    since: instant.optional(),
+    until: instant.optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
   })
   .strict();

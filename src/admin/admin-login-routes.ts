@@ -38,8 +38,10 @@ export function loginRoutes(app: FastifyInstance, ctx: AdminContext): void {
     return reply.header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0${secure}`).send({ ok: true });
   });
 
+  // A reloaded console page needs its CSRF token again: only a same-origin page can read this
+  // answer (no CORS), so handing it to the cookie's owner is what login did.
   app.get('/api/me', async (req) => {
-    const { name, role, via } = principalOf(req);
-    return { name, role, via };
+    const { name, role, via, csrf } = principalOf(req);
+    return via === 'session' ? { name, role, via, csrfToken: csrf } : { name, role, via };
   });
 }

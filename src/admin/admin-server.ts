@@ -15,6 +15,7 @@ import { sessionRoutes } from './admin-session-routes.js';
 import { recordingRoutes } from './admin-recording-routes.js';
 import { eventsRoutes } from './admin-events-routes.js';
 import { watchRoutes } from './admin-watch-route.js';
+import { consoleRoutes } from './admin-console-routes.js';
 
 /** Requests are a few fields; anything bigger is refused before it is parsed. */
 const BODY_LIMIT = 16 * 1024;
@@ -53,6 +54,7 @@ export function buildAdminApp(ctx: AdminContext, log: Logger, tls?: { cert: stri
   healthRoutes(app, ctx);
   recordingRoutes(app, ctx);
   eventsRoutes(app, ctx);
+  consoleRoutes(app);
   // Open event streams would hold the server open: end them before it closes.
   app.addHook('preClose', async () => ctx.events.close());
   void app.register(async (scope) => watchRoutes(scope, ctx));

@@ -86,6 +86,6 @@ export function sessionRoutes(app: FastifyInstance, ctx: AdminContext): void {
     } catch (err) {
       throw new WardenError('BAD_REQUEST', `grep: ${(err as Error).message}`);
     }
-    return { commands: await queryCommands(ctx.redis, registry.keys, { session: f.session, user: f.user, asset: f.asset, grep, limit: f.limit }) };
+    return { commands: await queryCommands(ctx.redis, registry.keys, { session: f.session, user: f.user, asset: f.asset, grep, since: f.since, until: f.until, limit: f.limit }) };
   });
 }

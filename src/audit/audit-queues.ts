@@ -121,8 +121,11 @@ export class AuditQueues implements AuditSink, TransferSink {
 export async function queryCommands(
   redis: RedisClient,
   keys: RedisKeys,
-  f: { session?: string; user?: string; asset?: string; grep?: RegExp; limit: number },
+  f: { session?: string; user?: string; asset?: string; grep?: RegExp; since?: number; until?: number; limit: number },
 ): Promise<CommandLogEntry[]> {
+  // Stream ids start with Redis's time when the entry was added (after it was typed): `since`
+  // bounds the walk itself, with a minute's slack for instances whose clock runs ahead.
+  const min = f.since === undefined ? '-' : String(Math.max(0, f.since - 60_000));
   return readNewestFirst(redis, keys.commands, f.limit, (fields) => {
     const parsed = commandLogEntrySchema.safeParse(fields);
     if (!parsed.success) return undefined;
@@ -130,6 +133,7 @@ export async function queryCommands(
     if (f.session && !e.session.startsWith(f.session.toUpperCase())) return undefined;
     if (f.user && e.user !== f.user) return undefined;
     if (f.asset && e.asset !== f.asset) return undefined;
+    if ((f.since !== undefined && e.at < f.since) || (f.until !== undefined && e.at > f.until)) return undefined;
     return f.grep && !f.grep.test(e.command) ? undefined : e;
-  });
+  }, min);
 }

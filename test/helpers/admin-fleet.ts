@@ -50,13 +50,14 @@ export async function adminUrlOf(w: WardenProcess): Promise<string> {
 
 /**
  * Start the fleet. `admin` is the body of the admin section without `listen` (two-space
- * indented lines: admins, tokens, options); `extraYaml` more top-level YAML for both.
+ * indented lines: admins, tokens, options); `extraYaml` more top-level YAML for both;
+ * `extraGrants` more grant lines (each starting with "  - ").
  */
-export async function startAdminFleet(opts: { ids: [string, string]; admin: string; extraYaml?: string }): Promise<AdminFleet> {
+export async function startAdminFleet(opts: { ids: [string, string]; admin: string; extraYaml?: string; extraGrants?: string }): Promise<AdminFleet> {
   const [redis, sshd] = await Promise.all([startRedis(), startSshd()]);
   const prefix = uniquePrefix();
   const yaml = `\n${FLEET_TIMING}\n${opts.extraYaml ?? ''}\nadmin:\n  listen: 127.0.0.1:0\n${opts.admin}\n`;
-  const [a, b] = await Promise.all(opts.ids.map((instanceId) => spawnWarden({ redisUrl: redis.url, sshd, prefix, instanceId, extraYaml: yaml })));
+  const [a, b] = await Promise.all(opts.ids.map((instanceId) => spawnWarden({ redisUrl: redis.url, sshd, prefix, instanceId, extraYaml: yaml, extraGrants: opts.extraGrants })));
   const [apiA, apiB] = await Promise.all([adminUrlOf(a!), adminUrlOf(b!)]);
   for (const api of [apiA, apiB]) {
     await waitUntil(`admin API ${api} ready`, async () => (await fetch(`${api}/readyz`).catch(() => undefined))?.ok === true, { timeoutMs: 20_000 });

@@ -10,6 +10,8 @@ interface Harness {
   clock: SimulatedClock;
   finalised: SessionEnd[];
   states: SessionState[];
+  /** idleRemainingMs as recorded with each state (consoles count down from it). */
+  stateRemaining: Array<number | undefined>;
   idleWarnings: Array<{ idleMs: number; remainingMs: number }>;
   menus: Array<{ channel: number; choices: readonly TargetGrant[] }>;
   armed: SessionPolicy[];
@@ -21,6 +23,7 @@ function start(opts: { maxAuthTries?: number; recordingOnFailure?: 'terminate' |
   const clock = new SimulatedClock();
   const finalised: SessionEnd[] = [];
   const states: SessionState[] = [];
+  const stateRemaining: Array<number | undefined> = [];
   const idleWarnings: Harness['idleWarnings'] = [];
   const menus: Harness['menus'] = [];
   const armed: SessionPolicy[] = [];
@@ -29,7 +32,10 @@ function start(opts: { maxAuthTries?: number; recordingOnFailure?: 'terminate' |
   const calls: ConnectInput[] = [];
   const machine = createSessionMachine().provide({
     actions: {
-      recordState: (_, p) => states.push(p.state),
+      recordState: (_, p) => {
+        states.push(p.state);
+        stateRemaining.push(p.idleRemainingMs);
+      },
       startSelection: (_, p) => menus.push(p),
       armTimers: (_, p) => armed.push(p.policy),
       warnIdle: (_, p) => idleWarnings.push(p),
@@ -55,7 +61,7 @@ function start(opts: { maxAuthTries?: number; recordingOnFailure?: 'terminate' |
   });
   actor.start();
   return {
-    actor, clock, finalised, states, idleWarnings, menus, armed, recordingNotes,
+    actor, clock, finalised, states, stateRemaining, idleWarnings, menus, armed, recordingNotes,
     connect: {
       resolve: () => pending.shift()!.resolve(),
       reject: (e) => pending.shift()!.reject(e),
@@ -252,6 +258,8 @@ describe('session machine: active', () => {
     h.actor.send({ type: 'IDLE_WARNING', idleMs: 50_000, remainingMs: 10_000 });
     h.actor.send({ type: 'ACTIVITY' });
     expect(h.states).toEqual(['connecting', 'proxying', 'idle', 'proxying', 'idle', 'proxying']);
+    // The time left travels with the idle state (to the registry and the consoles' countdown).
+    expect(h.stateRemaining).toEqual([undefined, undefined, 10_000, undefined, 10_000, undefined]);
     expect(h.armed).toHaveLength(1);
   });
 
