@@ -29,6 +29,12 @@ function Page({ me, path }: { me: Me; path: string }): JSX.Element {
   return <SessionsPage me={me} />;
 }
 
+/** Where a sign-in continues: the page that asked for it (same origin only), else Sessions. */
+function afterLogin(): string {
+  const next = new URLSearchParams(location.search).get('next') ?? '';
+  return /^\/[a-z]/.test(next) ? next : '/sessions';
+}
+
 function App(): JSX.Element {
   const { path } = useLocation();
   const [me, setMe] = useState<Me | null | undefined>(undefined);
@@ -49,8 +55,8 @@ function App(): JSX.Element {
 
   useEffect(() => {
     if (me) fleet.start();
-    if (me && (path === '/' || path === '/login')) navigate('/sessions', true);
-    if (me === null && path !== '/login') navigate('/login', true);
+    if (me && (path === '/' || path === '/login')) navigate(afterLogin(), true);
+    if (me === null && path !== '/login') navigate(`/login${path === '/' ? '' : `?next=${encodeURIComponent(path + location.search)}`}`, true);
   }, [me, path]);
 
   if (me === undefined) return <p class="boot">Loading the Warden console…</p>;

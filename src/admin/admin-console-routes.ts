@@ -14,14 +14,17 @@ import { WardenError } from '../errors.js';
 import { sendError } from './admin-errors.js';
 
 /**
- * `'wasm-unsafe-eval'`: asciinema-player runs its terminal emulator as WebAssembly, which a
- * CSP without it refuses to compile; it allows no JavaScript eval. `style-src-attr
- * 'unsafe-inline'` is not given: the players set styles through the CSSOM, which CSP allows.
+ * Two allowances beyond `'self'`, both for the players, neither letting any script run:
+ * `'wasm-unsafe-eval'`: asciinema-player's terminal emulator is WebAssembly, which a CSP
+ * without it refuses to compile (JavaScript eval stays refused). Styles `'unsafe-inline'`:
+ * xterm.js's DOM renderer writes its theme and cell metrics into <style> elements it creates
+ * and true colours into style attributes, at run time (no hash or nonce can name them).
+ * Scripts stay `'self'` only; the console's own HTML and CSS have nothing inline.
  */
 export const CONSOLE_CSP = [
   "default-src 'self'",
   "script-src 'self' 'wasm-unsafe-eval'",
-  "style-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
   "img-src 'self' data:",
   "connect-src 'self'",
   "frame-ancestors 'none'",
