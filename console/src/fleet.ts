@@ -44,7 +44,8 @@ class FleetStore {
     this.source = es;
     es.onopen = () => {
       this.set({ connected: true });
-      void this.reload();
+      // Signed out meanwhile: the API's 401 has already sent the page to the sign-in form.
+      this.reload().catch(() => {});
     };
     es.onerror = () => this.set({ connected: false });
     for (const type of EVENT_TYPES) {

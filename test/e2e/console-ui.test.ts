@@ -174,8 +174,8 @@ describe('web console', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Terminate' }).click();
     await Promise.all([s1.exited, s2.exited]);
     for (const s of [s1, s2]) expect(s.err()).toContain('Terminated by admin carol: offboarding');
-    const outcome = (await page.getByTestId('kill-outcome').textContent()) ?? '';
-    for (const sid of ids) expect(outcome).toContain(`${sid}: killed`);
+    // The clients may exit before the API's answer reaches the page: wait for it.
+    for (const sid of ids) await expect.poll(() => page.getByTestId('kill-outcome').textContent()).toContain(`${sid}: killed`);
     for (const sid of ids) await expect.poll(() => recentRow(page, sid).textContent()).toContain('admin_kill by carol');
   });
 

@@ -55,7 +55,7 @@ describe('console bundle', () => {
   it('has no inline script or style in its HTML', () => {
     const html = readFileSync(path.join(out, 'index.html'), 'utf8');
     for (const tag of html.match(/<script\b[^>]*>/g) ?? []) expect(tag).toMatch(/\bsrc="\/assets\/[\w.-]+\.js"/);
-    expect(html).not.toMatch(/<script\b[^>]*>\s*\S/);
+    expect(html).not.toMatch(/<script\b[^>]*>\s*[^<\s]/);
     expect(html).not.toMatch(/<style\b|\sstyle=|\son\w+=/i);
   });
 });
