@@ -169,6 +169,7 @@ describe('web console', () => {
     const [s1, s2] = [openSession(a, 'console-all-1', 'alice@target@web2'), openSession(b, 'console-all-2', 'alice@target@web2')];
     const ids = [await idOf('console-all-1', s1), await idOf('console-all-2', s2)];
     for (const sid of ids) await liveRow(page, sid).waitFor();
+    await shoot(page, 'sessions-busy');
     await page.locator('.by-user').getByRole('button', { name: 'alice' }).click();
     await page.getByRole('dialog').getByLabel(/Reason/).fill('offboarding');
     await page.getByRole('dialog').getByRole('button', { name: 'Terminate' }).click();
