@@ -260,8 +260,7 @@ export class Session {
   }
 
   private recordState(state: SessionState, idleRemainingMs?: number): void {
-    this.record.state = state;
-    if (idleRemainingMs !== undefined) this.record.idleDeadline = Date.now() + idleRemainingMs;
+    Object.assign(this.record, { state }, idleRemainingMs === undefined ? {} : { idleDeadline: Date.now() + idleRemainingMs });
     const { user, asset, account, idleDeadline } = this.record;
     void this.deps.registry.update(this.id, { state, user, asset, account, idleDeadline, ...this.syncRecord() }).catch((err: unknown) => this.log.warn({ err }, 'registry update failed'));
   }
