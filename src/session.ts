@@ -61,13 +61,38 @@ export interface SessionEnded {
   persisted: Promise<boolean>;
 }
 
-const sessionMachine = createSessionMachine<Permission>();
+/**
+ * The session each actor system belongs to. The machine's effects are provided ONCE for all
+ * sessions and find their session here: `provide()` builds a whole new machine (every state
+ * node and transition), which cost each idle session kilobytes and each login CPU.
+ */
+const owners = new WeakMap<object, Session>();
+const ownerOf = (system: object): Session => owners.get(system)!;
 
 export class Session {
+  private static readonly machine = createSessionMachine<Permission>().provide({
+    actions: {
+      recordState: ({ system }, { state }) => ownerOf(system).recordState(state),
+      startSelection: ({ system }, { channel, choices }) => ownerOf(system).showMenu(channel, choices),
+      armTimers: ({ system }, { policy }) => {
+        const s = ownerOf(system);
+        s.channels.lastActivityAt = Date.now();
+        s.timers.arm(policy);
+      },
+      warnIdle: ({ system }, p) => ownerOf(system).channels.say(NOTICES.idleWarning(p.idleMs, p.remainingMs)),
+      warnDuration: ({ system }, p) => ownerOf(system).channels.say(NOTICES.durationWarning(p.remainingMs)),
+      noteRecordingFailed: ({ system }, p) => ownerOf(system).noteRecordingFailed(p.channel, p.why),
+      finalise: ({ system }, end) => ownerOf(system).finalise(end),
+    },
+    actors: {
+      connectTarget: fromPromise<void, ConnectInput<Permission>>(({ input, signal, system }) => ownerOf(system).dial(input.permission, signal)),
+    },
+  });
+
   readonly id = newSessionId();
   readonly record: SessionRecord;
   readonly log: Logger;
-  private readonly actor: Actor<typeof sessionMachine>;
+  private readonly actor: Actor<typeof Session.machine>;
   /** Its channels; the live-watch hub reads the terminal ones while an admin watches. */
   readonly channels: SessionChannels;
   private readonly farewell: Farewell;
@@ -127,34 +152,16 @@ export class Session {
       deps.scheduler,
       (counter) => deps.counters?.add(counter),
     );
-    this.actor = createActor(
-      sessionMachine.provide({
-        actions: {
-          recordState: (_, { state }) => this.recordState(state),
-          startSelection: (_, { channel, choices }) => this.showMenu(channel, choices),
-          armTimers: (_, { policy }) => {
-            this.channels.lastActivityAt = Date.now();
-            this.timers.arm(policy);
-          },
-          warnIdle: (_, p) => this.channels.say(NOTICES.idleWarning(p.idleMs, p.remainingMs)),
-          warnDuration: (_, p) => this.channels.say(NOTICES.durationWarning(p.remainingMs)),
-          noteRecordingFailed: (_, p) => this.noteRecordingFailed(p.channel, p.why),
-          finalise: (_, end) => this.finalise(end),
-        },
-        actors: {
-          connectTarget: fromPromise<void, ConnectInput<Permission>>(({ input, signal }) => this.dial(input.permission, signal)),
-        },
-      }),
-      {
-        input: {
-          sessionId: this.id,
-          loginGraceMs: cfg.auth.loginGraceTime,
-          connectTimeoutMs: cfg.target.connectTimeout + 1_000,
-          maxAuthTries: cfg.auth.maxTries,
-          recordingOnFailure: cfg.recording.onFailure,
-        },
+    this.actor = createActor(Session.machine, {
+      input: {
+        sessionId: this.id,
+        loginGraceMs: cfg.auth.loginGraceTime,
+        connectTimeoutMs: cfg.target.connectTimeout + 1_000,
+        maxAuthTries: cfg.auth.maxTries,
+        recordingOnFailure: cfg.recording.onFailure,
       },
-    );
+    });
+    owners.set(this.actor.system, this);
     // An error inside the actor (a throwing action) must end this session, never the process.
     this.actor.subscribe({ error: (err) => this.finalise({ reason: 'error', detail: err instanceof Error ? err.message : String(err) }) });
     this.wire();
