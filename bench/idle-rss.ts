@@ -11,6 +11,7 @@
  *   finished, with an end reason).
  */
 import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
 import { openIdleShells, establishedTo, type IdleShell } from '../test/helpers/idle-shells.js';
 import { sleep } from '../test/helpers/processes.js';
 import { runCli } from '../test/helpers/warden-process.js';
@@ -20,7 +21,7 @@ import { processCpuSeconds, rssKiB } from './proc-stats.js';
 import { wardenLogin } from './setup.js';
 import { median } from './stats.js';
 import { checkAborted, type BenchContext, type Measurement, type Result } from './types.js';
-import type { BenchWarden } from './warden-process.js';
+import { startBenchWarden, type BenchWarden } from './warden-process.js';
 
 const SOURCES = 2;
 const PER_SOURCE = 4;
@@ -36,23 +37,47 @@ async function sampleRss(pid: number, ms: number): Promise<number> {
   return median(values);
 }
 
-/**
- * VmRSS once it has settled. After a burst of logins the heap holds their garbage until V8's
- * memory reducer runs a full GC, some 10-20 s after the allocations stop: a sample taken earlier
- * measured that garbage (in the baseline too), not the sessions. So: samples 5 s apart until two
- * in a row differ by under 1% (at most `maxMs`), the same rule before and after opening.
- */
-export async function settledRss(pid: number, maxMs = 60_000): Promise<number> {
-  const deadline = Date.now() + maxMs;
-  let last = await sampleRss(pid, 2000);
-  let steady = 0;
-  while (steady < 2 && Date.now() < deadline) {
-    await sleep(3000);
-    const now = await sampleRss(pid, 2000);
-    steady = Math.abs(now - last) < last * 0.01 ? steady + 1 : 0;
-    last = now;
+/** The inspector's WebSocket URL from Warden's log (node --inspect=127.0.0.1:0 prints it). */
+function inspectorUrl(w: BenchWarden): string {
+  const m = /Debugger listening on (ws:\/\/\S+)/.exec(w.log());
+  if (!m) throw new Error('no inspector URL in the Warden log');
+  return m[1]!;
+}
+
+/** A full garbage collection in Warden, through the inspector (HeapProfiler.collectGarbage). */
+async function collectGarbage(url: string): Promise<void> {
+  const ws = new WebSocket(url);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    for (let id = 1; id <= 2; id++) {
+      await new Promise<void>((resolve, reject) => {
+        const onMessage = (data: Buffer) => {
+          if ((JSON.parse(data.toString()) as { id?: number }).id !== id) return;
+          ws.off('message', onMessage);
+          resolve();
+        };
+        ws.on('message', onMessage);
+        ws.send(JSON.stringify({ id, method: 'HeapProfiler.collectGarbage' }), (err) => err && reject(err));
+      });
+    }
+  } finally {
+    ws.close();
   }
-  return last;
+}
+
+/**
+ * VmRSS of what the sessions hold. After a burst of logins the heap holds their garbage until
+ * V8's memory reducer runs full GCs, at a time of its choosing (seen here: 131 KiB per session
+ * 10 s after opening, 0 at 20 s, as start-up garbage in the baseline went too). So before each
+ * sample, before and after opening, Warden is made to collect its garbage (the inspector).
+ */
+async function settledRss(pid: number, inspector: string): Promise<number> {
+  await collectGarbage(inspector);
+  await sleep(2000);
+  return sampleRss(pid, 2000);
 }
 
 interface Listing {
@@ -73,7 +98,9 @@ export const idleRss: Measurement = {
   title: 'Idle sessions at scale: RSS, idle CPU, registry vs TCP, final records',
   async run(ctx: BenchContext): Promise<Result> {
     const n = ctx.quick ? 100 : 1000;
-    const w = ctx.env.warden;
+    // Its own Warden (shipped defaults, as the shared one), with an inspector to trigger GCs.
+    const w = await startBenchWarden({ redisUrl: ctx.env.redis.url, target: ctx.env.target, extraYaml: ctx.env.wardenYaml, nodeArgs: ['--inspect=127.0.0.1:0'] });
+    const inspector = inspectorUrl(w);
     const endpoint = { port: w.port, username: wardenLogin('web1'), privateKey: readFileSync(w.aliceKey), algorithms: CRYPTO.equal.ssh2 };
     const open: IdleShell[] = [];
     try {
@@ -85,14 +112,12 @@ export const idleRss: Measurement = {
       } finally {
         for (const s of warm) s.close();
       }
-      await sleep(3000);
-      const before = await sampleRss(w.pid, 2000);
+      const before = await settledRss(w.pid, inspector);
       const t0 = Date.now();
       await openIdleShells(endpoint, n, open, { sources: SOURCES, perSource: PER_SOURCE, signal: ctx.signal });
       const openSec = (Date.now() - t0) / 1000;
       ctx.progress(`idle sessions: ${open.length} open in ${openSec.toFixed(1)} s; settling`);
-      await sleep(5000);
-      const after = await sampleRss(w.pid, 3000);
+      const after = await settledRss(w.pid, inspector);
       const per = (after - before) / n;
 
       checkAborted(ctx.signal);
@@ -126,7 +151,7 @@ export const idleRss: Measurement = {
           { metric: `records final after ${n} sessions closed`, warden: `${final} of ${n}`, ratio: `${finalSec.toFixed(0)} s`, target: 'all', ok: final === n },
         ],
         notes: [
-          `VmRSS before ${(before / 1024).toFixed(1)} MiB (after 10 warm-up sessions opened and closed), after ${n} idle pty shells ${(after / 1024).toFixed(1)} MiB.`,
+          `VmRSS before ${(before / 1024).toFixed(1)} MiB (10 warm-up sessions opened and closed), after ${n} idle pty shells ${(after / 1024).toFixed(1)} MiB; each sampled after a full GC in Warden (through its inspector: its own Warden process, shipped defaults, started with --inspect).`,
           `${n} sessions opened without an error in ${openSec.toFixed(1)} s, ${SOURCES * PER_SOURCE} logins at a time from ${SOURCES} loopback addresses (${PER_SOURCE} each).`,
           `Idle CPU: Warden's user+system time over ${IDLE_CPU_MS / 1000} s with every session idle.`,
           `Established TCP connections to Warden's port: ${tcp} before and ${tcpAfter} after reading \`warden sessions\` (${live.length} live).`,
@@ -136,6 +161,7 @@ export const idleRss: Measurement = {
     } finally {
       for (const s of open) s.close();
       await sleep(500);
+      await w.stop();
     }
   },
 };

@@ -67,16 +67,6 @@ function plaintextDisconnect(text: string): Buffer {
   return packet;
 }
 
-/** This process's soft open-files limit (Linux /proc), for the log; undefined elsewhere. */
-function openFilesLimit(): number | undefined {
-  try {
-    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** How long a refused peer gets to read its reason before the socket is destroyed. */
 const REFUSAL_LINGER_MS = 2_000;
 /** Refusals are logged at most this often (a flood must not flood the log). */
@@ -89,8 +79,6 @@ export class FrontDoor {
   private readonly slots = new WeakMap<Socket, () => void>();
   private refused = 0;
   private lastRefusalLog = 0;
-  private failedAccepts = 0;
-  private lastFdLog = 0;
 
   constructor(
     onConnection: (client: Connection, remote: string) => void,
@@ -114,10 +102,7 @@ export class FrontDoor {
         onConnection(client, info.ip);
       },
     );
-    this.server.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EMFILE' || err.code === 'ENFILE') this.outOfDescriptors(err.code);
-      else log.error({ err }, 'listener error');
-    });
+    this.server.on('error', (err: Error) => log.error({ err }, 'listener error'));
     // Admission happens at TCP accept, before ssh2 sees the socket: ssh2 reports a connection
     // only after the client's version line, so a silent peer would never be counted.
     const srv = rawServer(this.server);
@@ -159,23 +144,6 @@ export class FrontDoor {
       this.log.warn({ remote: sourceOf(socket.remoteAddress), why, refusedSinceLastLog: this.refused, unauthenticated: this.admission.count }, 'connection refused before authentication');
       this.refused = 0;
     }
-  }
-
-  /**
-   * accept() failed for want of file descriptors (each session holds about four: its two TCP
-   * connections and its recording's two files). Said plainly, with the limit, at most every
-   * REFUSAL_LOG_EVERY_MS: it repeats for every connection attempt while it lasts.
-   */
-  private outOfDescriptors(code: string): void {
-    this.failedAccepts++;
-    const now = Date.now();
-    if (now - this.lastFdLog < REFUSAL_LOG_EVERY_MS) return;
-    this.lastFdLog = now;
-    this.log.error(
-      { code, failedAccepts: this.failedAccepts, openFilesLimit: openFilesLimit() },
-      'out of file descriptors: new connections are dropped; raise the open files limit (ulimit -n, systemd LimitNOFILE=)',
-    );
-    this.failedAccepts = 0;
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {

@@ -4,18 +4,13 @@
  * without an error, `warden sessions` lists exactly as many live sessions as there are
  * established TCP connections to Warden's port, and once the clients close every one of their
  * records is final (out of the live set, finished, with its end reason). No timings.
- *
- * And when the process runs out of file descriptors, Warden says so in its log (with the
- * limit), keeps running, and serves again once descriptors are free.
  */
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionRecord } from '../../src/session-record.js';
 import { establishedTo, openIdleShells, type IdleShell } from '../helpers/idle-shells.js';
-import { sleep, waitUntil } from '../helpers/processes.js';
+import { waitUntil } from '../helpers/processes.js';
 import { startRedis, type RedisHandle } from '../helpers/redis.js';
-import { runSsh } from '../helpers/ssh-client.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { runCli, spawnWarden, type WardenProcess } from '../helpers/warden-process.js';
 
@@ -71,34 +66,6 @@ describe(`${SESSIONS} idle sessions on one instance`, () => {
       expect(notFinal).toEqual([]);
     } finally {
       for (const s of open) s.close();
-    }
-  });
-});
-
-describe('out of file descriptors', () => {
-  it('is said plainly in the log, and Warden serves again once descriptors are free', async () => {
-    // Silent TCP connections hold one descriptor each in Warden (no SSH, so nothing else opens).
-    const low = await spawnWarden({ redisUrl: redis.url, sshd, openFiles: 128 });
-    const held: net.Socket[] = [];
-    try {
-      const said = () => /out of file descriptors/.test(low.log());
-      for (let i = 0; i < 400 && !said(); i++) {
-        const sock = net.connect({ host: '127.0.0.1', port: low.port });
-        sock.on('error', () => {});
-        held.push(sock);
-        if (i % 16 === 15) await sleep(100);
-      }
-      await waitUntil('the out-of-descriptors log line', async () => said(), { timeoutMs: 30_000, details: () => low.log().slice(-2000) });
-      const line = low.log().split('\n').find((l) => l.includes('out of file descriptors'))!;
-      expect(JSON.parse(line)).toMatchObject({ code: 'EMFILE', openFilesLimit: 128 });
-      expect(low.child.exitCode).toBeNull();
-
-      for (const s of held.splice(0)) s.destroy();
-      const res = await runSsh({ port: low.port, login: 'alice@target@web1', identity: low.aliceKey, command: 'echo served-again', timeoutMs: 60_000 });
-      expect(res.stdout).toContain('served-again');
-    } finally {
-      for (const s of held) s.destroy();
-      await low.stop();
     }
   });
 });

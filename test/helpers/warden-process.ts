@@ -31,8 +31,6 @@ export interface SpawnOptions {
   detached?: boolean;
   /** Start under this umask (e.g. '022'), whatever the test runner's. */
   umask?: string;
-  /** Start with this soft open-files limit (`ulimit -n`). */
-  openFiles?: number;
 }
 
 /** The e2e suites run the compiled CLI and its bundle; build once if this checkout has no dist yet. */
@@ -58,8 +56,7 @@ async function launch(configFile: string, aliceKey: string, opts: SpawnOptions):
   const logStart = readText(logPath).length;
   const fd = openSync(logPath, 'a');
   const argv = [path.join(REPO_ROOT, 'bin/warden.js'), 'start', '--config', configFile];
-  const shell = [...(opts.umask ? [`umask ${opts.umask}`] : []), ...(opts.openFiles ? [`ulimit -Sn ${opts.openFiles}`] : [])];
-  const [cmd, args] = shell.length ? ['/bin/sh', ['-c', `${shell.join(' && ')} && exec "$0" "$@"`, process.execPath, ...argv]] : [process.execPath, argv];
+  const [cmd, args] = opts.umask ? ['/bin/sh', ['-c', `umask ${opts.umask} && exec "$0" "$@"`, process.execPath, ...argv]] : [process.execPath, argv];
   const child = spawn(cmd, args, {
     stdio: ['ignore', fd, fd],
     env: { ...process.env, WARDEN_LOG_LEVEL: 'debug' },
