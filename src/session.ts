@@ -61,11 +61,7 @@ export interface SessionEnded {
   persisted: Promise<boolean>;
 }
 
-/**
- * The session each actor system belongs to. The machine's effects are provided ONCE for all
- * sessions and find their session here: `provide()` builds a whole new machine (every state
- * node and transition), which cost each idle session kilobytes and each login CPU.
- */
+/** Each actor system's session: effects are provided ONCE (`provide()` builds a whole machine, ~20 KiB a session). */
 const owners = new WeakMap<object, Session>();
 const ownerOf = (system: object): Session => owners.get(system)!;
 
@@ -74,11 +70,7 @@ export class Session {
     actions: {
       recordState: ({ system }, { state }) => ownerOf(system).recordState(state),
       startSelection: ({ system }, { channel, choices }) => ownerOf(system).showMenu(channel, choices),
-      armTimers: ({ system }, { policy }) => {
-        const s = ownerOf(system);
-        s.channels.lastActivityAt = Date.now();
-        s.timers.arm(policy);
-      },
+      armTimers: ({ system }, { policy }) => ownerOf(system).armTimers(policy),
       warnIdle: ({ system }, p) => ownerOf(system).channels.say(NOTICES.idleWarning(p.idleMs, p.remainingMs)),
       warnDuration: ({ system }, p) => ownerOf(system).channels.say(NOTICES.durationWarning(p.remainingMs)),
       noteRecordingFailed: ({ system }, p) => ownerOf(system).noteRecordingFailed(p.channel, p.why),
@@ -167,6 +159,7 @@ export class Session {
     this.wire();
   }
 
+  private armTimers(policy: Parameters<SessionTimers['arm']>[0]): void { this.channels.lastActivityAt = Date.now(); this.timers.arm(policy); }
   start(): void {
     void this.deps.registry.open(this.record).catch((err: unknown) => this.log.warn({ err }, 'registry open failed'));
     this.actor.start();
