@@ -136,7 +136,7 @@ export async function setupBench(teardown: Teardown, progress: (m: string) => vo
   progress('starting redis-server and three sshd (target, jump host, cipher probe)');
   const redis = await startRedis();
   teardown.push('redis', () => redis.stop());
-  // The target takes 200 idle sessions (one connection each) in the RSS measurement.
+  // The target takes 1000 idle sessions (one connection each, logged in a few at a time) in idle-rss.ts.
   const target = await startSshd({ config: { MaxStartups: '400:30:500', MaxSessions: 400 } });
   teardown.push('target sshd', () => target.stop());
   const jump = await startSshd();

@@ -7,7 +7,7 @@
  * the TCP connections Warden really holds (they must be equal). Exit 1 if anything grows or the
  * registry ever differs from the connections. Not part of CI (it takes as long as you ask).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -17,6 +17,7 @@ import { startRedis } from '../test/helpers/redis.js';
 import { runSsh, sshCommand } from '../test/helpers/ssh-client.js';
 import { startSshd } from '../test/helpers/sshd.js';
 import { spawnWarden } from '../test/helpers/warden-process.js';
+import { establishedTo } from '../test/helpers/idle-shells.js';
 import { GENEROUS_ADMISSION } from '../test/helpers/warden.js';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string' }, idle: { type: 'string' }, sample: { type: 'string' } } });
@@ -44,10 +45,7 @@ function rssMiB(): number {
 }
 const fds = () => readdirSync(`/proc/${pid}/fd`).length;
 /** Established TCP connections whose local port is Warden's: the sessions that really exist. */
-function tcpSessions(): number {
-  const out = spawnSync('ss', ['-Htn', 'state', 'established', `( sport = :${warden.port} )`], { encoding: 'utf8' }).stdout;
-  return out.split('\n').filter(Boolean).length;
-}
+const tcpSessions = (): number => establishedTo(warden.port);
 async function controlJobs(): Promise<number> {
   const q = `${keys.bullPrefix}:${keys.controlQueue('soak-1')}`;
   const [delayed, wait, active] = await Promise.all([r.zcard(`${q}:delayed`), r.llen(`${q}:wait`), r.llen(`${q}:active`)]);

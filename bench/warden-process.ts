@@ -34,6 +34,8 @@ export interface BenchWardenOptions {
   redisPrefix?: string;
   /** More `warden start` arguments (a row about a command-line knob). */
   args?: string[];
+  /** Options for node itself, before the script (e.g. --heapsnapshot-signal in experiments). */
+  nodeArgs?: string[];
 }
 
 export interface BenchWarden {
@@ -121,7 +123,7 @@ export async function startBenchWarden(opts: BenchWardenOptions): Promise<BenchW
   if (env.NODE_OPTIONS?.includes('tsx')) delete env.NODE_OPTIONS;
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'warden.js'), 'start', '--config', configFile, ...workersArgs(opts.args ?? [])], { cwd: dir, env, stdio: ['ignore', fd, fd] });
+    child = spawn(process.execPath, [...(opts.nodeArgs ?? []), path.join(REPO_ROOT, 'bin', 'warden.js'), 'start', '--config', configFile, ...workersArgs(opts.args ?? [])], { cwd: dir, env, stdio: ['ignore', fd, fd] });
   } finally {
     closeSync(fd);
   }

@@ -61,13 +61,30 @@ export interface SessionEnded {
   persisted: Promise<boolean>;
 }
 
-const sessionMachine = createSessionMachine<Permission>();
+/** Each actor system's session: effects are provided ONCE (`provide()` builds a whole machine, ~20 KiB a session). */
+const owners = new WeakMap<object, Session>();
+const ownerOf = (system: object): Session => owners.get(system)!;
 
 export class Session {
+  private static readonly machine = createSessionMachine<Permission>().provide({
+    actions: {
+      recordState: ({ system }, { state, idleRemainingMs }) => ownerOf(system).recordState(state, idleRemainingMs),
+      startSelection: ({ system }, { channel, choices }) => ownerOf(system).showMenu(channel, choices),
+      armTimers: ({ system }, { policy }) => ownerOf(system).armTimers(policy),
+      warnIdle: ({ system }, p) => ownerOf(system).channels.say(NOTICES.idleWarning(p.idleMs, p.remainingMs)),
+      warnDuration: ({ system }, p) => ownerOf(system).channels.say(NOTICES.durationWarning(p.remainingMs)),
+      noteRecordingFailed: ({ system }, p) => ownerOf(system).noteRecordingFailed(p.channel, p.why),
+      finalise: ({ system }, end) => ownerOf(system).finalise(end),
+    },
+    actors: {
+      connectTarget: fromPromise<void, ConnectInput<Permission>>(({ input, signal, system }) => ownerOf(system).dial(input.permission, signal)),
+    },
+  });
+
   readonly id = newSessionId();
   readonly record: SessionRecord;
   readonly log: Logger;
-  private readonly actor: Actor<typeof sessionMachine>;
+  private readonly actor: Actor<typeof Session.machine>;
   /** Its channels; the live-watch hub reads the terminal ones while an admin watches. */
   readonly channels: SessionChannels;
   private readonly farewell: Farewell;
@@ -127,39 +144,22 @@ export class Session {
       deps.scheduler,
       (counter) => deps.counters?.add(counter),
     );
-    this.actor = createActor(
-      sessionMachine.provide({
-        actions: {
-          recordState: (_, { state, idleRemainingMs }) => this.recordState(state, idleRemainingMs),
-          startSelection: (_, { channel, choices }) => this.showMenu(channel, choices),
-          armTimers: (_, { policy }) => {
-            this.channels.lastActivityAt = Date.now();
-            this.timers.arm(policy);
-          },
-          warnIdle: (_, p) => this.channels.say(NOTICES.idleWarning(p.idleMs, p.remainingMs)),
-          warnDuration: (_, p) => this.channels.say(NOTICES.durationWarning(p.remainingMs)),
-          noteRecordingFailed: (_, p) => this.noteRecordingFailed(p.channel, p.why),
-          finalise: (_, end) => this.finalise(end),
-        },
-        actors: {
-          connectTarget: fromPromise<void, ConnectInput<Permission>>(({ input, signal }) => this.dial(input.permission, signal)),
-        },
-      }),
-      {
-        input: {
-          sessionId: this.id,
-          loginGraceMs: cfg.auth.loginGraceTime,
-          connectTimeoutMs: cfg.target.connectTimeout + 1_000,
-          maxAuthTries: cfg.auth.maxTries,
-          recordingOnFailure: cfg.recording.onFailure,
-        },
+    this.actor = createActor(Session.machine, {
+      input: {
+        sessionId: this.id,
+        loginGraceMs: cfg.auth.loginGraceTime,
+        connectTimeoutMs: cfg.target.connectTimeout + 1_000,
+        maxAuthTries: cfg.auth.maxTries,
+        recordingOnFailure: cfg.recording.onFailure,
       },
-    );
+    });
+    owners.set(this.actor.system, this);
     // An error inside the actor (a throwing action) must end this session, never the process.
     this.actor.subscribe({ error: (err) => this.finalise({ reason: 'error', detail: err instanceof Error ? err.message : String(err) }) });
     this.wire();
   }
 
+  private armTimers(policy: Parameters<SessionTimers['arm']>[0]): void { this.channels.lastActivityAt = Date.now(); this.timers.arm(policy); }
   start(): void {
     void this.deps.registry.open(this.record).catch((err: unknown) => this.log.warn({ err }, 'registry open failed'));
     this.actor.start();

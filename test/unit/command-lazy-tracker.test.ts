@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CommandEntry } from '../../src/commands/command-tracker.js';
 import { LazyTracker } from '../../src/commands/lazy-tracker.js';
 
@@ -74,5 +74,52 @@ describe('lazy command tracker', () => {
     } finally {
       t.dispose();
     }
+  });
+
+  describe('idle cost', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('holds a small ring for a prompt, grows it with output up to 16 KiB, and keeps the last bytes exactly', () => {
+      const t = new LazyTracker({ cols: 80, rows: 24, onCommand: () => {}, holdMs: 0 });
+      try {
+        expect(t.ringBytes).toBe(0);
+        t.output(b('user@host:~$ '));
+        expect(t.ringBytes).toBeLessThanOrEqual(1024);
+        expect(t.recent().toString()).toBe('user@host:~$ ');
+        // Chunks of odd sizes across every growth step and past the wrap-around.
+        let all = Buffer.from('user@host:~$ ');
+        for (let i = 0; all.length < 50_000; i++) {
+          const chunk = Buffer.alloc(1 + ((i * 977) % 3001), String.fromCharCode(97 + (i % 26)));
+          t.output(chunk);
+          all = Buffer.concat([all, chunk]);
+          expect(t.recent().equals(all.subarray(Math.max(0, all.length - 16 * 1024)))).toBe(true);
+        }
+        expect(t.ringBytes).toBe(16 * 1024);
+      } finally {
+        t.dispose();
+      }
+    });
+
+    it('has a sleep timer only while the emulator is awake', () => {
+      vi.useFakeTimers();
+      const t = new LazyTracker({ cols: 80, rows: 24, onCommand: () => {}, holdMs: 0, sleepAfterMs: 10_000 });
+      try {
+        t.output(b('$ '));
+        expect(vi.getTimerCount()).toBe(0);
+        t.input(b('x'));
+        t.output(b('x'));
+        t.input(b('\x03'));
+        t.output(b('^C\r\n$ '));
+        expect(t.awake).toBe(true);
+        expect(vi.getTimerCount()).toBeGreaterThan(0);
+        vi.advanceTimersByTime(20_000);
+        expect(t.awake).toBe(false);
+        expect(vi.getTimerCount()).toBe(0);
+      } finally {
+        t.dispose();
+      }
+    });
   });
 });
