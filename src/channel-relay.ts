@@ -7,6 +7,7 @@
  * right after `exec` (`ssh host cmd </dev/null`) and ssh2 refuses a late accept.
  */
 import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel, Session as SshSession } from 'ssh2';
+import type { Readable } from 'node:stream';
 import type { Logger } from './logger.js';
 import type { ChannelKind } from '../machines/session.types.js';
 import { crlf, printable } from './text.js';
@@ -37,6 +38,11 @@ export interface RelayHooks {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A 'resume' listener: undoes the resume (Readable emits 'resume' before it starts flowing). */
+function keepPaused(this: Readable): void {
+  this.pause();
+}
 
 /** What bounds a channel: the env allow-list, and where refusals are told and audited. */
 export interface RelayPolicy {
@@ -70,6 +76,7 @@ export class ChannelRelay {
   private envCount = 0;
   private requests = 0;
   private closed = false;
+  private held = false;
   /** A window-change flood costs one resize per period, of the target and of Warden's screen. */
   private readonly resizes = new ResizeCoalescer<{ cols: number; rows: number; width: number; height: number }>((w) => {
     this.target?.setWindow(w.rows, w.cols, w.height, w.width);
@@ -238,18 +245,31 @@ export class ChannelRelay {
   }
 
   /**
-   * Stop reading the target until `until` settles (the recorder is behind): the SSH window
-   * then fills and the target waits, instead of Warden buffering without bound. The pipe to
-   * the client may resume the stream on its own 'drain'; the next chunk pauses it again.
+   * Stop reading the target until `until()` settles (the recorder is behind): the SSH window
+   * then fills and the target waits, instead of Warden buffering without bound. A pipe resumes
+   * its source on every 'drain' of the client, which let output through at the client's pace
+   * while the recorder was stalled; so while held, any resume is undone at once.
    */
-  holdOutput(until: Promise<void>): void {
+  holdOutput(until: () => Promise<void>): void {
     const t = this.target;
-    if (!t || t.isPaused()) return;
-    t.pause();
-    t.stderr.pause();
-    void until.finally(() => {
-      t.resume();
-      t.stderr.resume();
+    if (!t) return;
+    const streams = [t, t.stderr];
+    if (this.held) {
+      // A chunk got through (a resume and a push in one tick, before 'resume' is emitted).
+      for (const s of streams) s.pause();
+      return;
+    }
+    this.held = true;
+    for (const s of streams) {
+      s.pause();
+      s.on('resume', keepPaused);
+    }
+    void until().finally(() => {
+      this.held = false;
+      for (const s of streams) {
+        s.removeListener('resume', keepPaused);
+        s.resume();
+      }
     });
   }
 
