@@ -7,11 +7,11 @@
  * right after `exec` (`ssh host cmd </dev/null`) and ssh2 refuses a late accept.
  */
 import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel, Session as SshSession } from 'ssh2';
-import type { Readable } from 'node:stream';
 import type { Logger } from './logger.js';
 import type { ChannelKind } from '../machines/session.types.js';
 import { crlf, printable } from './text.js';
 import { pipeThroughGate, type Gate } from './gated-pipe.js';
+import { holdReadables } from './hold-readable.js';
 import { MAX_ENV_NAME_BYTES, MAX_ENV_VALUE_BYTES, MAX_ENV_VARS, type EnvPolicy } from './env-policy.js';
 import { ResizeCoalescer } from './screen-size.js';
 import { MAX_CHANNEL_REQUESTS, type SessionRefusals } from './session-refusals.js';
@@ -38,11 +38,6 @@ export interface RelayHooks {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** A 'resume' listener: undoes the resume (Readable emits 'resume' before it starts flowing). */
-function keepPaused(this: Readable): void {
-  this.pause();
-}
 
 /** What bounds a channel: the env allow-list, and where refusals are told and audited. */
 export interface RelayPolicy {
@@ -246,9 +241,7 @@ export class ChannelRelay {
 
   /**
    * Stop reading the target until `until()` settles (the recorder is behind): the SSH window
-   * then fills and the target waits, instead of Warden buffering without bound. A pipe resumes
-   * its source on every 'drain' of the client, which let output through at the client's pace
-   * while the recorder was stalled; so while held, any resume is undone at once.
+   * then fills and the target waits, instead of Warden buffering without bound.
    */
   holdOutput(until: () => Promise<void>): void {
     const t = this.target;
@@ -260,17 +253,7 @@ export class ChannelRelay {
       return;
     }
     this.held = true;
-    for (const s of streams) {
-      s.pause();
-      s.on('resume', keepPaused);
-    }
-    void until().finally(() => {
-      this.held = false;
-      for (const s of streams) {
-        s.removeListener('resume', keepPaused);
-        s.resume();
-      }
-    });
+    holdReadables(streams, until(), () => (this.held = false));
   }
 
   /** Run `fn` once every byte already queued for the client has been handed to ssh2. */
