@@ -5,11 +5,15 @@
  *  - back-to-back: the next byte leaves as soon as the echo is in (every process stays hot);
  *  - paced: a 5 ms pause before each byte, so each one finds the processes asleep, as typing
  *    does. Waking a sleeping process costs far more on a VM than relaying a byte.
+ * A fourth path, a bare ssh2 relay (bare-relay-server.ts: pipes and nothing else, its own
+ * process as Warden is), is the floor: what any ssh2 bastion adds. Warden's own cost is its
+ * figure minus that floor.
  */
 import { performance } from 'node:perf_hooks';
 import { sleep } from '../test/helpers/processes.js';
+import { startBareRelay, type BareRelay } from './bare-relay.js';
 import { openPtyShell, waitForOutput, type PtySession } from './pty-session.js';
-import { PATHS } from './setup.js';
+import { PATHS, type BenchPath } from './setup.js';
 import { fmtMs, median, percentile, rotation, tailLabel, tailValue } from './stats.js';
 import { checkAborted, type BenchContext, type Measurement, type PathName, type Result, type Row } from './types.js';
 
@@ -58,8 +62,11 @@ class Echo {
   }
 }
 
-async function openEcho(ctx: BenchContext, name: PathName): Promise<Echo> {
-  const session = await openPtyShell(ctx.env.paths[name]);
+type KeyPath = PathName | 'bare';
+const KEY_PATHS: readonly KeyPath[] = [...PATHS, 'bare'];
+
+async function openEcho(path: Pick<BenchPath, 'connect'>): Promise<Echo> {
+  const session = await openPtyShell(path);
   // 'RE''ADY' in the typed (echoed) line is not "READY": only printf's output matches.
   session.stream.write(`stty raw -echo; printf 'RE''ADY'; exec cat\n`);
   await waitForOutput(session.stream, (t) => t.includes('READY'), 15_000);
@@ -67,11 +74,11 @@ async function openEcho(ctx: BenchContext, name: PathName): Promise<Echo> {
   return new Echo(session);
 }
 
-type Samples = Record<PathName, number[]>;
+type Samples = Record<KeyPath, number[]>;
 
 function rows(style: string, target: boolean, samples: Samples): Row[] {
-  const med = (n: PathName) => median(samples[n]);
-  const p99 = (n: PathName) => tailValue(samples[n]);
+  const med = (n: KeyPath) => median(samples[n]);
+  const p99 = (n: KeyPath) => tailValue(samples[n]);
   const ms = (v: number) => fmtMs(v, 3);
   const plus = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(3)} ms`;
   const addedMed = med('warden') - med('direct');
@@ -81,7 +88,7 @@ function rows(style: string, target: boolean, samples: Samples): Row[] {
       direct: ms(med('direct')),
       warden: ms(med('warden')),
       proxyjump: ms(med('proxyjump')),
-      ratio: `added: w ${plus(addedMed)} · pj ${plus(med('proxyjump') - med('direct'))}`,
+      ratio: `added: w ${plus(addedMed)} · bare ssh2 relay ${plus(med('bare') - med('direct'))} (w over bare ${plus(med('warden') - med('bare'))}) · pj ${plus(med('proxyjump') - med('direct'))}`,
       target: target ? 'added ≤ 0.100 ms' : '(reported)',
       ok: target ? addedMed <= 0.1 : undefined,
     },
@@ -90,7 +97,7 @@ function rows(style: string, target: boolean, samples: Samples): Row[] {
       direct: ms(p99('direct')),
       warden: ms(p99('warden')),
       proxyjump: ms(p99('proxyjump')),
-      ratio: `added: w ${plus(p99('warden') - p99('direct'))} · pj ${plus(p99('proxyjump') - p99('direct'))}`,
+      ratio: `added: w ${plus(p99('warden') - p99('direct'))} · bare ssh2 relay ${plus(p99('bare') - p99('direct'))} (w over bare ${plus(p99('warden') - p99('bare'))}) · pj ${plus(p99('proxyjump') - p99('direct'))}`,
       target: '(reported)',
     },
   ];
@@ -107,29 +114,34 @@ export const keystroke: Measurement = {
       { name: 'back-to-back', gap: 0 },
       { name: `paced ${PACED_GAP_MS} ms`, gap: PACED_GAP_MS },
     ];
-    const echoes = {} as Record<PathName, Echo>;
+    const echoes = {} as Record<KeyPath, Echo>;
+    let bare: BareRelay | undefined;
     try {
-      for (const name of PATHS) echoes[name] = await openEcho(ctx, name);
-      for (const name of PATHS) await echoes[name].block(warmup, 0, ctx.signal);
+      bare = await startBareRelay(ctx.env.target);
+      for (const name of PATHS) echoes[name] = await openEcho(ctx.env.paths[name]);
+      echoes.bare = await openEcho(bare);
+      for (const name of KEY_PATHS) await echoes[name].block(warmup, 0, ctx.signal);
       const out: Row[] = [];
       const notes: string[] = [
-        `${blocks}×${perBlock} round trips per path and style after ${warmup} warm-up, blocks interleaved with rotated path order.`,
-        `ssh2 clients with the equal crypto set forced; negotiated on the last hop: ${PATHS.map((n) => `${n} ${echoes[n].session.conn.cipher}`).join(', ')}.`,
+        `${blocks}×${perBlock} round trips per path and style after ${warmup} warm-up, blocks interleaved with rotated path order (direct, Warden, ProxyJump and a bare ssh2 relay).`,
+        `ssh2 clients with the equal crypto set forced; negotiated on the last hop: ${KEY_PATHS.map((n) => `${n} ${echoes[n].session.conn.cipher}`).join(', ')}.`,
+        'bare = bench/bare-relay-server.ts, its own Node process: ssh2 server + ssh2 client piping a pty shell, no-delay on both sockets, Warden\'s algorithm lists, nothing else.',
       ];
       for (const style of styles) {
-        const samples: Samples = { direct: [], warden: [], proxyjump: [] };
+        const samples: Samples = { direct: [], warden: [], proxyjump: [], bare: [] };
         for (let b = 0; b < blocks; b++) {
           await ctx.settle();
-          for (const name of rotation(PATHS, b)) await echoes[name].block(perBlock, style.gap, ctx.signal, samples[name]);
-          ctx.progress(`keystroke ${style.name} block ${b + 1}/${blocks}: median ${PATHS.map((n) => `${n} ${median(samples[n]).toFixed(3)}`).join(', ')} ms`);
+          for (const name of rotation(KEY_PATHS, b)) await echoes[name].block(perBlock, style.gap, ctx.signal, samples[name]);
+          ctx.progress(`keystroke ${style.name} block ${b + 1}/${blocks}: median ${KEY_PATHS.map((n) => `${n} ${median(samples[n]).toFixed(3)}`).join(', ')} ms`);
         }
         out.push(...rows(style.name, true, samples));
-        notes.push(`${style.name}: min/p10/p90 ms ${PATHS.map((n) => `${n} ${Math.min(...samples[n]).toFixed(3)}/${percentile(samples[n], 10).toFixed(3)}/${percentile(samples[n], 90).toFixed(3)}`).join(', ')}.`);
+        notes.push(`${style.name}: min/p10/p90 ms ${KEY_PATHS.map((n) => `${n} ${Math.min(...samples[n]).toFixed(3)}/${percentile(samples[n], 10).toFixed(3)}/${percentile(samples[n], 90).toFixed(3)}`).join(', ')}.`);
       }
-      notes.push(`stray bytes (should be 0): ${PATHS.map((n) => `${n} ${echoes[n].stray}`).join(', ')}.`);
+      notes.push(`stray bytes (should be 0): ${KEY_PATHS.map((n) => `${n} ${echoes[n].stray}`).join(', ')}.`);
       return { rows: out, notes };
     } finally {
       for (const e of Object.values(echoes)) e.session.close();
+      await bare?.stop();
     }
   },
 };

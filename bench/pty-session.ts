@@ -37,7 +37,7 @@ export function waitForOutput(stream: ClientChannel, test: (text: string) => boo
  * Connect (equal crypto unless told otherwise), open a shell with a pty, and (by default) wait for its first output (the prompt),
  * i.e. until the target's shell is really running.
  */
-export async function openPtyShell(p: BenchPath, opts: { waitForPrompt?: boolean; timeoutMs?: number; crypto?: CryptoSet } = {}): Promise<PtySession> {
+export async function openPtyShell(p: Pick<BenchPath, 'connect'>, opts: { waitForPrompt?: boolean; timeoutMs?: number; crypto?: CryptoSet } = {}): Promise<PtySession> {
   const conn = await p.connect(opts.crypto ?? CRYPTO.equal);
   try {
     const stream = await new Promise<ClientChannel>((resolve, reject) =>

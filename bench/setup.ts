@@ -93,7 +93,7 @@ interface Connected {
   cipher: string;
 }
 
-function ssh2Connect(config: ConnectConfig, crypto: CryptoSet): Promise<Connected> {
+export function ssh2Connect(config: ConnectConfig, crypto: CryptoSet): Promise<Connected> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     let cipher = '?';

@@ -123,7 +123,9 @@ export async function startBenchWarden(opts: BenchWardenOptions): Promise<BenchW
   if (env.NODE_OPTIONS?.includes('tsx')) delete env.NODE_OPTIONS;
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [...(opts.nodeArgs ?? []), path.join(REPO_ROOT, 'bin', 'warden.js'), 'start', '--config', configFile, ...workersArgs(opts.args ?? [])], { cwd: dir, env, stdio: ['ignore', fd, fd] });
+    // WARDEN_BENCH_CPU_PROF=DIR: each Warden writes a V8 CPU profile there when it stops.
+    const prof = process.env.WARDEN_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.WARDEN_BENCH_CPU_PROF] : [];
+    child = spawn(process.execPath, [...prof, ...(opts.nodeArgs ?? []), path.join(REPO_ROOT, 'bin', 'warden.js'), 'start', '--config', configFile, ...workersArgs(opts.args ?? [])], { cwd: dir, env, stdio: ['ignore', fd, fd] });
   } finally {
     closeSync(fd);
   }

@@ -11,6 +11,7 @@ import type { Logger } from './logger.js';
 import type { ChannelKind } from '../machines/session.types.js';
 import { crlf, printable } from './text.js';
 import { pipeThroughGate, type Gate } from './gated-pipe.js';
+import { holdReadables } from './hold-readable.js';
 import { MAX_ENV_NAME_BYTES, MAX_ENV_VALUE_BYTES, MAX_ENV_VARS, type EnvPolicy } from './env-policy.js';
 import { ResizeCoalescer } from './screen-size.js';
 import { MAX_CHANNEL_REQUESTS, type SessionRefusals } from './session-refusals.js';
@@ -70,6 +71,7 @@ export class ChannelRelay {
   private envCount = 0;
   private requests = 0;
   private closed = false;
+  private held = false;
   /** A window-change flood costs one resize per period, of the target and of Warden's screen. */
   private readonly resizes = new ResizeCoalescer<{ cols: number; rows: number; width: number; height: number }>((w) => {
     this.target?.setWindow(w.rows, w.cols, w.height, w.width);
@@ -238,19 +240,20 @@ export class ChannelRelay {
   }
 
   /**
-   * Stop reading the target until `until` settles (the recorder is behind): the SSH window
-   * then fills and the target waits, instead of Warden buffering without bound. The pipe to
-   * the client may resume the stream on its own 'drain'; the next chunk pauses it again.
+   * Stop reading the target until `until()` settles (the recorder is behind): the SSH window
+   * then fills and the target waits, instead of Warden buffering without bound.
    */
-  holdOutput(until: Promise<void>): void {
+  holdOutput(until: () => Promise<void>): void {
     const t = this.target;
-    if (!t || t.isPaused()) return;
-    t.pause();
-    t.stderr.pause();
-    void until.finally(() => {
-      t.resume();
-      t.stderr.resume();
-    });
+    if (!t) return;
+    const streams = [t, t.stderr];
+    if (this.held) {
+      // A chunk got through (a resume and a push in one tick, before 'resume' is emitted).
+      for (const s of streams) s.pause();
+      return;
+    }
+    this.held = true;
+    holdReadables(streams, until(), () => (this.held = false));
   }
 
   /** Run `fn` once every byte already queued for the client has been handed to ssh2. */

@@ -218,7 +218,7 @@ export class SessionChannels implements Watchable {
       const audit = this.audits.get(relay);
       if (audit) {
         audit.output(data);
-        if (audit.backlogged) relay.holdOutput(audit.drained());
+        if (audit.backlogged) relay.holdOutput(() => audit.drained());
       }
       this.watch?.output(relay, data);
       this.bytesOut += data.length;

@@ -97,6 +97,8 @@ export class ChannelAudit {
       command: o.command,
       recordInput: o.recordInput,
       onError: failed,
+      // Only when backpressure failed to hold the target back: the recording says where, this says that.
+      onGap: (bytes) => o.audit.error({ event: 'recording_gap', session: o.sessionId, channel: o.channel, user: o.user, asset: o.asset, account: o.account, bytes }, 'output left out of the recording (recorder overloaded)'),
     });
   }
 

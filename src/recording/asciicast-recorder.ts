@@ -4,8 +4,9 @@
  * output()/input() sit on the relay's hot path (every SSH data chunk), where a naive "append each
  * chunk" recorder tripled the relay's CPU cost (DESIGN.md, Pitfalls). So they only push the Buffer
  * and its arrival time onto arrays. A timer (at least once per second), or a setImmediate when more
- * than maxBufferedBytes are waiting, turns the batch into asciicast lines and appends them with ONE
- * async write, then appends the batch's hash-chain entry (see hash-chain.ts).
+ * than maxBufferedBytes are waiting, hands the batch to the codec, which turns it into asciicast
+ * lines and hashes them on the recording worker thread (recording-offload.ts), and appends the
+ * result with ONE async write, then the batch's hash-chain entry (see hash-chain.ts).
  *
  * Crash safety: a flush writes whole lines only, so the .cast is always a playable prefix.
  *
@@ -20,8 +21,10 @@
  * a fresh buffer per packet, so passing its `data` events straight through is fine).
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { AsciicastEncoder, IN, MARK, OUT, RESIZE, toBuffer } from './asciicast-encoder.js';
+import { headerLine, IN, MARK, OUT, RESIZE } from './asciicast-encoder.js';
+import type { BatchCodec, EncodedBatch } from './batch-codec.js';
 import { chainFileOf, formatEntry, GENESIS, nextLink, sha256Hex } from './hash-chain.js';
+import { codecFor } from './recording-offload.js';
 import { PRIVATE_FILE } from '../private-files.js';
 
 export interface RecorderOptions {
@@ -42,11 +45,21 @@ export interface RecorderOptions {
   hardLimitBytes?: number;
   /** Chunks of one kind arriving within this many ms of the first become one event (default 5). */
   coalesceMs?: number;
+  /** Encode and hash on the recording worker thread (default) rather than the caller's. */
+  offload?: boolean;
   /** ms clock, default Date.now; injectable for tests. */
   now?: () => number;
   /** A write failed: the recorder stops recording; close() rejects with the same error. */
   onError?: (err: Error) => void;
+  /** Output was left out (the hard limit was reached) and the gap marked: audit it. */
+  onGap?: (droppedBytes: number) => void;
 }
+
+/**
+ * Test hook: awaited before each write of a flush (a slow disk, without a slow disk). Stays
+ * undefined in production; a test sets it on the Warden it runs in-process.
+ */
+export const recorderTestHooks: { beforeWrite?: () => Promise<void> } = {};
 
 export interface RecordingSummary {
   file: string;
@@ -66,7 +79,7 @@ export class AsciicastRecorder {
   private readonly maxBuffered: number;
   private readonly pauseAbove: number;
   private readonly hardLimit: number;
-  private readonly encoder: AsciicastEncoder;
+  private readonly codec: BatchCodec;
   private readonly startMs: number;
   private readonly chainFile: string;
   // The batch: three parallel arrays so the hot path allocates nothing but array growth.
@@ -98,7 +111,7 @@ export class AsciicastRecorder {
     this.pauseAbove = o.pauseAboveBytes ?? 4 * this.maxBuffered;
     this.hardLimit = o.hardLimitBytes ?? 64 * this.maxBuffered;
     this.startMs = this.now();
-    this.encoder = new AsciicastEncoder(this.startMs, o.coalesceMs ?? 5);
+    this.codec = codecFor(this.startMs, o.coalesceMs ?? 5, o.offload);
     this.chainFile = chainFileOf(o.file);
     this.tail = this.start().catch((err: unknown) => this.fail(err));
     this.timer = setInterval(() => void this.flush(), o.flushIntervalMs ?? 1000);
@@ -190,7 +203,8 @@ export class AsciicastRecorder {
     // 'wx': never overwrite an existing recording. 0600: audit data is private.
     this.cast = await open(this.o.file, 'wx', PRIVATE_FILE);
     this.chain = await open(this.chainFile, 'wx', PRIVATE_FILE);
-    await this.append([this.encoder.header(this.o)]);
+    const header = Buffer.from(headerLine(this.startMs, this.o), 'utf8');
+    await this.append({ chunk: header, sha256: sha256Hex(header) });
   }
 
   private async writeBatch(final: boolean): Promise<void> {
@@ -210,22 +224,24 @@ export class AsciicastRecorder {
     this.kinds = [];
     this.inFlight = this.buffered;
     this.buffered = 0;
-    const lines: string[] = [];
-    this.encoder.encode(data, times, kinds, lines);
     const last = times.length > 0 ? times[times.length - 1]! : this.now();
     if (this.droppedSinceFlush > 0) {
-      lines.push(this.encoder.line(last, MARK, `warden: ${this.droppedSinceFlush} bytes not recorded (recorder overloaded)`));
+      const gap = this.droppedSinceFlush;
+      data.push(`warden: ${gap} bytes not recorded (recorder overloaded)`);
+      times.push(last);
+      kinds.push(MARK);
       this.droppedSinceFlush = 0;
+      this.o.onGap?.(gap);
     }
-    if (final) this.encoder.end(last, lines);
-    if (lines.length > 0) await this.append(lines);
+    if (data.length === 0 && !final) return;
+    const encoded = await this.codec.encode({ data, times, kinds, final, endAt: last });
+    if (encoded && !this.error) await this.append(encoded);
   }
 
   /** Appends one chunk to the .cast, then its link to the .chain. */
-  private async append(lines: string[]): Promise<void> {
-    const chunk = toBuffer(lines);
+  private async append({ chunk, sha256: sha }: EncodedBatch): Promise<void> {
+    if (recorderTestHooks.beforeWrite) await recorderTestHooks.beforeWrite();
     await writeAll(this.cast!, chunk);
-    const sha = sha256Hex(chunk);
     this.head = nextLink(this.head, sha);
     await writeAll(this.chain!, Buffer.from(formatEntry({ seq: this.seq, offset: this.bytes, length: chunk.length, sha256: sha, chain: this.head })));
     this.bytes += chunk.length;
@@ -252,6 +268,7 @@ export class AsciicastRecorder {
   private fail(err: unknown): void {
     if (this.error) return;
     this.error = err instanceof Error ? err : new Error(String(err));
+    this.codec.release();
     this.data = [];
     this.times = [];
     this.kinds = [];

@@ -8,6 +8,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recorderTestHooks } from '../../src/recording/asciicast-recorder.js';
 import type { SessionRecord } from '../../src/session-record.js';
 import { makeTempDir, trackChild, waitUntil } from '../helpers/processes.js';
 import { startRedis, type RedisHandle } from '../helpers/redis.js';
@@ -170,4 +171,57 @@ describe('recording under pressure', () => {
     const verify = await runCli(['verify', id!, '--config', warden.configFile]);
     expect(verify.stdout).toMatch(/^channel 1: OK: /);
   }, 60_000);
+  // A stalled disk, through a real session: every write of the recorder waits until the test
+  // lets it go. The relay must stop reading the target (the client sees at most about the
+  // recorder's pause threshold), and once the disk moves again the recording is complete.
+  it('a stalled recorder holds the stream back; once it moves, the recording is complete and verifies', async () => {
+    const dir = makeTempDir('burst-', 0o755);
+    const line = (i: number) => `${i}\t\x1b[32mok\x1b[0m "quoted" back\\slash é→✓ ${'x'.repeat(i % 50)}\n`;
+    const parts: string[] = [];
+    for (let i = 0, n = 0; n < 24 * 1024 * 1024; i++) n += Buffer.byteLength(parts[parts.push(line(i)) - 1]!);
+    const expected = parts.join('');
+    const file = path.join(dir, 'burst.txt');
+    writeFileSync(file, expected, { mode: 0o644 });
+    let release!: () => void;
+    const moving = new Promise<void>((resolve) => (release = resolve));
+    recorderTestHooks.beforeWrite = () => moving;
+    try {
+      const ssh = spawn('ssh', [...BASE_OPTIONS, '-i', warden.aliceKey, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-p', String(warden.port), '-l', 'alice@target@web1', '127.0.0.1', `cat ${file}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      trackChild(ssh);
+      const out: Buffer[] = [];
+      let received = 0;
+      ssh.stdout.on('data', (d: Buffer) => {
+        out.push(d);
+        received += d.length;
+      });
+      const exited = new Promise<number | null>((resolve) => ssh.once('close', resolve));
+      // Wait for the flow to stop: no growth for 8 polls in a row (or everything arrived).
+      let last = -1;
+      let still = 0;
+      await waitUntil('output stops while the recorder is stalled', async () => {
+        still = received > 0 && received === last ? still + 1 : 0;
+        last = received;
+        return still >= 8 || received === expected.length;
+      }, { timeoutMs: 60_000, intervalMs: 250 });
+      expect(received).toBeGreaterThan(0);
+      expect(received).toBeLessThan(4 * 1024 * 1024); // pauseAbove is 1 MiB; the file is 24
+      release();
+      expect(await exited).toBe(0);
+      expect(Buffer.concat(out).toString('utf8') === expected).toBe(true);
+      let id: string | undefined;
+      await waitUntil('record', async () => {
+        id = (await warden.instance.registry.listRecent(20)).find((r) => r.command === `cat ${file}`)?.id;
+        return id !== undefined;
+      });
+      const rec = await finishedRecord(id!);
+      const events = castText(rec, 1).split('\n').slice(1).filter(Boolean).map((l) => JSON.parse(l) as [number, string, string]);
+      expect(events.filter((e) => e[1] === 'm')).toEqual([]); // no gap marker: nothing was dropped
+      expect(events.filter((e) => e[1] === 'o').map((e) => e[2]).join('') === expected).toBe(true);
+      const verify = await runCli(['verify', id!, '--config', warden.configFile]);
+      expect(verify.stdout).toMatch(/^channel 1: OK: /);
+    } finally {
+      release();
+      delete recorderTestHooks.beforeWrite;
+    }
+  }, 120_000);
 });

@@ -17,10 +17,13 @@ afterEach(async () => {
 
 const START = 1_700_000_000_123;
 
+/** Each test runs twice: encoding on the recording worker thread (the default) and inline. */
+let offload = true;
+
 function recorder(extra: Partial<RecorderOptions> = {}) {
   let clock = START;
   const file = join(dir, 's.cast');
-  const rec = new AsciicastRecorder({ file, width: 80, height: 24, term: 'xterm-256color', title: 'alice@web1', now: () => clock, ...extra });
+  const rec = new AsciicastRecorder({ file, width: 80, height: 24, term: 'xterm-256color', title: 'alice@web1', now: () => clock, offload, ...extra });
   return { rec, file, at: (ms: number) => (clock = START + ms) };
 }
 
@@ -30,7 +33,11 @@ async function lines(file: string): Promise<unknown[]> {
   return text.slice(0, -1).split('\n').map((l) => JSON.parse(l) as unknown);
 }
 
-describe('AsciicastRecorder', () => {
+describe.each([true, false])('AsciicastRecorder (offload %s)', (off) => {
+  beforeEach(() => {
+    offload = off;
+  });
+
   it('writes the header and output events with times from the injected clock', async () => {
     const { rec, file, at } = recorder({ command: 'bash -l' });
     at(250);
@@ -188,12 +195,14 @@ describe('AsciicastRecorder', () => {
     expect(text).toBe('a'.repeat(100) + 'b'.repeat(100) + 'c'.repeat(100) + 'd'.repeat(100));
   });
 
-  it('drops chunks beyond the hard limit and marks the gap in the recording', async () => {
-    const { rec, file } = recorder({ maxBufferedBytes: 1 << 20, hardLimitBytes: 10 });
+  it('drops chunks beyond the hard limit, marks the gap in the recording and reports it', async () => {
+    const gaps: number[] = [];
+    const { rec, file } = recorder({ maxBufferedBytes: 1 << 20, hardLimitBytes: 10, onGap: (bytes) => gaps.push(bytes) });
     rec.output(Buffer.from('12345678'));
     rec.output(Buffer.from('abcdef')); // would exceed 10 bytes buffered
     const summary = await rec.close();
     expect(summary.droppedBytes).toBe(6);
+    expect(gaps).toEqual([6]); // once, for the audit event
     expect((await lines(file)).slice(1)).toEqual([
       [0, 'o', '12345678'],
       [0, 'm', 'warden: 6 bytes not recorded (recorder overloaded)'],
