@@ -92,6 +92,7 @@ console.error(`
   Try:   ssh -p 2222 alice@127.0.0.1             (password: alice)
          ssh -p 2222 alice@demo@127.0.0.1 uptime
   Admin: npx warden sessions --all --config warden.example.yaml
+         http://127.0.0.1:8022/  web console (sign in as carol, password carol)
   Ctrl-C stops both.
 `);
 const warden = spawn(process.execPath, [path.join(root, 'bin', 'warden.js'), 'start', '--config', path.join(root, 'warden.example.yaml'), '--pretty'], {
