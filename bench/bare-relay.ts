@@ -11,6 +11,8 @@ import { ssh2Connect, type Ssh2Connection } from './setup.js';
 const SERVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bare-relay-server.ts');
 
 export interface BareRelay {
+  readonly pid: number;
+  readonly port: number;
   connect(crypto: CryptoSet): Promise<Ssh2Connection>;
   stop(): Promise<void>;
 }
@@ -35,6 +37,8 @@ export async function startBareRelay(target: SshdHandle): Promise<BareRelay> {
   // Any key is accepted; the client must still offer one.
   const key = readFileSync(target.clientKeyPath);
   return {
+    pid: child.pid!,
+    port,
     connect: async (crypto) => {
       const { client, cipher } = await ssh2Connect({ host: '127.0.0.1', port, username: 'bench', privateKey: key }, crypto);
       return { client, cipher, close: () => client.end() };

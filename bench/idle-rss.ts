@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { openIdleShells, establishedTo, type IdleShell } from '../test/helpers/idle-shells.js';
+import { openIdleShells, establishedTo, type IdleShell, type IdleShellEndpoint } from '../test/helpers/idle-shells.js';
 import { sleep } from '../test/helpers/processes.js';
 import { runCli } from '../test/helpers/warden-process.js';
 import type { SessionRecord } from '../src/session-record.js';
@@ -101,7 +101,7 @@ export const idleRss: Measurement = {
     // Its own Warden (shipped defaults, as the shared one), with an inspector to trigger GCs.
     const w = await startBenchWarden({ redisUrl: ctx.env.redis.url, target: ctx.env.target, extraYaml: ctx.env.wardenYaml, nodeArgs: ['--inspect=127.0.0.1:0'] });
     const inspector = inspectorUrl(w);
-    const endpoint = { port: w.port, username: wardenLogin('web1'), privateKey: readFileSync(w.aliceKey), algorithms: CRYPTO.equal.ssh2 };
+    const endpoint = { port: w.port, username: wardenLogin('web1'), privateKey: readFileSync(w.aliceKey), algorithms: CRYPTO.equal.ssh2 as IdleShellEndpoint['algorithms'] };
     const open: IdleShell[] = [];
     try {
       await ctx.settle();

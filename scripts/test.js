@@ -8,7 +8,8 @@
  *   3. `tsc -p tsconfig.json`, scripts/build-cli.js and scripts/build-console.js: e2e tests
  *      spawn `node bin/warden.js`, which runs the build (the CLI's commands from its bundle,
  *      the web console from dist/console);
- *      then `tsc -p tsconfig.test.json` type-checks the tests (vitest itself does not);
+ *      then `tsc -p tsconfig.test.json` type-checks the tests (vitest itself does not), and
+ *      console/ and bench/ are checked too;
  *   4. `vitest run`, with any extra arguments (`npm test -- test/unit -t idle`), exiting with
  *      vitest's code.
  *
@@ -63,9 +64,11 @@ step('build (tsc -p tsconfig.json, then the CLI bundle and the web console)');
 must(npx, ['--no-install', 'tsc', '-p', 'tsconfig.json']);
 must(process.execPath, [path.join(root, 'scripts', 'build-cli.js')]);
 must(process.execPath, [path.join(root, 'scripts', 'build-console.js')]);
-step('type-check the tests and the console (tsc -p tsconfig.test.json, console/tsconfig.json)');
+step('type-check the tests, the console and the benchmark (tsconfig.test.json, console/, bench/)');
 must(npx, ['--no-install', 'tsc', '-p', 'tsconfig.test.json']);
 must(npx, ['--no-install', 'tsc', '-p', 'console/tsconfig.json']);
+// The benchmark runs under tsx, which strips types without checking them.
+must(npx, ['--no-install', 'tsc', '-p', 'bench/tsconfig.json']);
 
 step('vitest run');
 const extra = process.argv.slice(2);

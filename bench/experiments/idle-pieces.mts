@@ -7,24 +7,22 @@
  *   npx tsx bench/experiments/idle-pieces.mts [N=200] [variant,...]
  *
  * Variants: warden (shipped defaults, pty shell), warden-norec (recording off), warden-conn
- * (logged in, target dialled, no channel), bare (a bare ssh2 relay, bare-relay-server.mts, pty
+ * (logged in, target dialled, no channel), bare (a bare ssh2 relay, bench/bare-relay-server.ts, pty
  * shell), bare-conn (its two connections only), heap (warden heap snapshots).
  */
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openIdleShells, type IdleShell, type IdleShellEndpoint } from '../../test/helpers/idle-shells.js';
-import { sleep, trackChild, waitForExit, waitUntil } from '../../test/helpers/processes.js';
+import { sleep, waitUntil } from '../../test/helpers/processes.js';
 import { startRedis } from '../../test/helpers/redis.js';
 import { startSshd, type SshdHandle } from '../../test/helpers/sshd.js';
 import { rssKiB } from '../proc-stats.js';
 import { Teardown, wardenLogin } from '../setup.js';
 import { median } from '../stats.js';
+import { startBareRelay } from '../bare-relay.js';
 import { startBenchWarden } from '../warden-process.js';
 import { classSizes, growth, total } from './heap-classes.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 const N = Number(process.argv[2] ?? 200);
 const ONLY = process.argv[3]?.split(',');
 
@@ -50,13 +48,8 @@ async function warden(redisUrl: string, target: SshdHandle, extraYaml = '', node
 }
 
 async function bare(target: SshdHandle): Promise<Proc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'bare-relay-server.mts'), String(target.port), target.user, target.clientKeyPath], { stdio: ['ignore', 'pipe', 'inherit'] });
-  trackChild(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d));
-  await waitUntil('bare relay listening', async () => out.includes('\n'), { timeoutMs: 30_000 });
-  const port = (JSON.parse(out.split('\n')[0]!) as { port: number }).port;
-  return { pid: child.pid!, endpoint: { port, username: 'x', password: 'x' }, stop: async () => { child.kill('SIGTERM'); await waitForExit(child, 3000); } };
+  const relay = await startBareRelay(target);
+  return { pid: relay.pid, endpoint: { port: relay.port, username: 'x', password: 'x' }, stop: () => relay.stop() };
 }
 
 async function open(p: Proc, n: number, shell: boolean): Promise<IdleShell[]> {
