@@ -19,7 +19,9 @@ function matches(s: Session, q: string): boolean {
 
 function State({ s, now }: { s: Session; now: number }): JSX.Element {
   if (s.state === 'idle' && s.idleDeadline) {
-    const left = Math.max(0, s.idleDeadline - now);
+    // The clock of this render, not the last tick's (up to 1 s old), and whole seconds rounded
+    // down: a countdown to a disconnect must never promise more time than is left.
+    const left = Math.floor(Math.max(0, s.idleDeadline - Math.max(now, Date.now())) / 1000) * 1000;
     return (
       <span class="state state-idle" data-testid="idle-countdown">
         idle: cut in {duration(left)}
