@@ -129,7 +129,7 @@ export class Session {
         startedAt: now,
         opened: (relay) => this.channelOpened(relay),
         activity: () => {
-          if (this.actor.getSnapshot().matches({ active: 'idle' })) this.send({ type: 'ACTIVITY' });
+          if (this.record.state === 'idle') this.send({ type: 'ACTIVITY' }); // per key: the record mirrors the machine's state
         },
         recordingFailed: (channel, why) => {
           deps.recordingHealth?.failed(why);
