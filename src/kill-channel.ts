@@ -167,8 +167,13 @@ export class KillAsker {
     // The owner would drop it unanswered: say so now instead of timing out.
     if (!parseKillRequest(message)) throw new WardenError('USAGE', `a kill takes a session id, a "by" of 1-${KILL_BY_MAX} characters and a reason of at most ${KILL_REASON_MAX}`);
     const answer = new Promise<KillResult>((resolve) => this.waiting.set(id, resolve));
-    const receivers = await this.redis.publish(this.keys.killRequests(instance), message);
-    return { receivers, answer, forget: () => this.waiting.delete(id) };
+    const forget = () => this.waiting.delete(id);
+    // A PUBLISH that fails (Redis away) must not leave its waiter behind in a long-lived API process.
+    const receivers = await this.redis.publish(this.keys.killRequests(instance), message).catch((err: unknown) => {
+      forget();
+      throw err;
+    });
+    return { receivers, answer, forget };
   }
 
   close(): void {
