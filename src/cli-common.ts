@@ -1,5 +1,6 @@
 /** What every `warden` CLI command shares: flag types, --config loading, a registry connection. */
 import type { Config } from './config.js';
+import type { ConnectionConfig } from './config-connection.js';
 import { WardenError } from './errors.js';
 import type { Registry } from './registry.js';
 
@@ -18,8 +19,20 @@ export async function config(flags: Flags): Promise<Config> {
   return loadConfig(flags.config);
 }
 
-export async function withRegistry<T>(flags: Flags, fn: (registry: Registry, cfg: Config) => Promise<T>): Promise<T> {
-  const cfg = await config(flags);
+/** The config's Redis part only (config-connection.ts): what the registry commands need. */
+export async function connectionConfig(flags: Flags): Promise<ConnectionConfig> {
+  if (typeof flags.config !== 'string') throw new WardenError('USAGE', '--config FILE is required');
+  const { loadConnectionConfig } = await import('./config-connection.js');
+  return loadConnectionConfig(flags.config);
+}
+
+/** Run `fn` on the registry; `load` reads the config (the Redis part unless a command needs more). */
+export async function withRegistry<T, C extends ConnectionConfig = ConnectionConfig>(
+  flags: Flags,
+  fn: (registry: Registry, cfg: C) => Promise<T>,
+  load: (flags: Flags) => Promise<C> = connectionConfig as (flags: Flags) => Promise<C>,
+): Promise<T> {
+  const cfg = await load(flags);
   const [{ connectRedisForCli }, { RedisKeys }, { Registry }] = await Promise.all([import('./redis-connection.js'), import('./redis-keys.js'), import('./registry.js')]);
   const redis = await connectRedisForCli(cfg);
   try {

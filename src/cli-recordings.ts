@@ -1,5 +1,5 @@
 /** `warden verify` and `warden replay`: every channel recording of a session, found on this machine. */
-import { CONFIG, withRegistry, type Command } from './cli-common.js';
+import { CONFIG, config, withRegistry, type Command } from './cli-common.js';
 import type { Config } from './config.js';
 import { WardenError } from './errors.js';
 import type { Registry } from './registry.js';
@@ -41,7 +41,7 @@ export const RECORDING_COMMANDS: Record<string, Command> = {
           else if (verdict.status === 'incomplete' && code === 0) code = 3;
         }
         return code;
-      });
+      }, config);
     },
   },
   replay: {
@@ -59,7 +59,7 @@ export const RECORDING_COMMANDS: Record<string, Command> = {
           await replay(r.file, { speed, out: process.stdout, maxIdleSeconds: flags['max-idle'] ? Number(flags['max-idle']) : 2 });
         }
         return 0;
-      });
+      }, config);
     },
   },
 };

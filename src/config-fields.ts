@@ -1,33 +1,10 @@
 /**
- * Field types of the config: durations ("30m"), sizes ("50MiB"), public key lines, HOST:PORT,
- * the session policy and command rules (whose TypeScript type is inferred from the schema).
+ * Field types of the config: public key lines, HOST:PORT, the session policy and command rules
+ * (whose TypeScript type is inferred from the schema). Durations and sizes: config-units.ts.
  */
 import * as z from 'zod';
-import { parseByteSize } from './byte-size.js';
-import { parseDuration } from './duration.js';
 import { parseKey } from './ssh-key-parser.js';
-
-export const duration = z
-  .union([z.string(), z.number()])
-  .transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use e.g. 4s, 90s, 30m, 8h)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
-export const byteSize = z
-  .union([z.string(), z.number()])
-  .transform((value, ctx) => {
-    const bytes = parseByteSize(value);
-    if (bytes === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a size (use e.g. 512KiB, 50MiB, 1GiB)` });
-      return z.NEVER;
-    }
-    return bytes;
-  });
+import { duration } from './config-units.js';
 
 export const publicKeyLine = z.string().superRefine((line, ctx) => {
   const parsed = parseKey(line);

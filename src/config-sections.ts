@@ -3,7 +3,7 @@
  * in its field; an absent section is `{}` run through the schema: `.prefault({})`).
  */
 import * as z from 'zod';
-import { byteSize, duration } from './config-fields.js';
+import { byteSize, duration } from './config-units.js';
 
 export const targetSection = z
   .object({

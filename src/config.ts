@@ -3,20 +3,18 @@
  * wrong ("grants[0].assets[1]: unknown asset \"web2\""). Relative paths are resolved against
  * the directory of the config file, so a config works from any working directory.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
-import { parseDuration } from './duration.js';
-import { parseByteSize } from './byte-size.js';
 import { WardenError } from './errors.js';
+import { parseConfigText, readConfigText } from './config-file.js';
 import { filterFor } from './commands/command-filter.js';
 import { admissionFields, envSchema, limitsSchema } from './config-bounds.js';
 import { grantTransferPolicy, transferSchemas } from './transfers/transfer-config.js';
 import type { TransferPolicy } from './transfers/transfer-policy.js';
-import { redisSetting } from './config-redis.js';
-import { byteSize, commandRule, duration, hostPort, publicKeyLine, sessionPolicy } from './config-fields.js';
-import { instanceSection, recordingSection, registrySection, targetSection } from './config-sections.js';
+import { commandRule, hostPort, publicKeyLine, sessionPolicy } from './config-fields.js';
+import { byteSize, duration } from './config-units.js';
+import { instanceSection, recordingSection, targetSection } from './config-sections.js';
+import { connectionFields, withConnectionPaths } from './config-connection.js';
 import { adminSchema } from './admin/admin-config.js';
 
 const transfer = transferSchemas(byteSize);
@@ -28,9 +26,7 @@ const schema = z
   .object({
     listen: hostPort.default({ host: '127.0.0.1', port: 2222 }),
     hostKeyFile: z.string().default('./data/host_ed25519'),
-    dataDir: z.string().default('./data'),
-    redis: redisSetting.optional(),
-    redisPrefix: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('warden'),
+    ...connectionFields,
     instanceId: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
     /** `warden start` worker processes sharing the SSH port (the --workers flag wins); default one per core. */
     workers: z.number().int().min(1).max(64).optional(),
@@ -49,7 +45,6 @@ const schema = z
     clientKeepaliveInterval: duration.default(15_000),
     limits: limitsSchema,
     env: envSchema,
-    registry: registrySection,
     instance: instanceSection,
     /** A stop (Ctrl-C, SIGTERM) ends within this; what Redis did not take goes to the journal. */
     shutdownTimeout: duration.default(10_000),
@@ -119,12 +114,6 @@ export interface Config extends RawConfig {
   transferPolicies: TransferPolicy[];
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
-    .join('') || '(top level)';
-}
-
 /** Cross-references zod cannot express: grants must name users, assets and accounts that exist. */
 function checkReferences(cfg: RawConfig): string[] {
   const problems: string[] = [];
@@ -149,51 +138,20 @@ function checkReferences(cfg: RawConfig): string[] {
   return problems;
 }
 
-/**
- * `${NAME}` and `${NAME:-default}` are replaced from the environment before parsing, so
- * secrets and per-host values can stay out of the file. An unset variable without a default
- * is an error naming it and its line.
- */
-export function expandEnv(text: string, env: NodeJS.ProcessEnv = process.env): string {
-  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (match, name: string, fallback: string | undefined, offset: number) => {
-    const value = env[name];
-    if (value !== undefined && value !== '') return value;
-    if (fallback !== undefined) return fallback;
-    const line = text.slice(0, offset).split('\n').length;
-    throw new WardenError('CONFIG_INVALID', `line ${line}: environment variable ${name} is not set (write \${${name}:-default} for a default)`);
-  });
-}
-
 export function parseConfig(text: string, file: string): Config {
-  let raw: unknown;
-  try {
-    raw = parseYaml(expandEnv(text));
-  } catch (err) {
-    throw new WardenError('CONFIG_INVALID', `${file}: YAML syntax: ${(err as Error).message}`);
-  }
-  const result = schema.safeParse(raw ?? {});
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
-    throw new WardenError('CONFIG_INVALID', `${file}:\n  ${lines.join('\n  ')}`);
-  }
-  const problems = checkReferences(result.data);
+  const cfg = parseConfigText(schema, text, file);
+  const problems = checkReferences(cfg);
   if (problems.length) throw new WardenError('CONFIG_INVALID', `${file}:\n  ${problems.join('\n  ')}`);
 
   const base = dirname(resolve(file));
   const abs = (p: string) => resolve(base, p);
-  const cfg = result.data;
   return {
-    ...cfg,
-    file: resolve(file),
+    ...withConnectionPaths(cfg, file),
     hostKeyFile: abs(cfg.hostKeyFile),
-    dataDir: abs(cfg.dataDir),
     recording: { ...cfg.recording, dir: cfg.recording.dir && abs(cfg.recording.dir) },
     transfer: { ...cfg.transfer, keep: { ...cfg.transfer.keep, dir: abs(cfg.transfer.keep.dir ?? join(cfg.dataDir, 'transfers', 'kept')) } },
     transferPolicies: cfg.grants.map((g) => grantTransferPolicy(cfg.transfer, g.transfer)),
     auditFile: cfg.auditFile && abs(cfg.auditFile),
-    redis: typeof cfg.redis === 'object' && typeof cfg.redis.tls === 'object' && cfg.redis.tls.caFile
-      ? { ...cfg.redis, tls: { ...cfg.redis.tls, caFile: abs(cfg.redis.tls.caFile) } }
-      : cfg.redis,
     admin: cfg.admin && { ...cfg.admin, tls: cfg.admin.tls && { cert: abs(cfg.admin.tls.cert), key: abs(cfg.admin.tls.key) } },
     accounts: Object.fromEntries(
       Object.entries(cfg.accounts).map(([name, a]) => [
@@ -209,11 +167,5 @@ export function parseConfig(text: string, file: string): Config {
 }
 
 export function loadConfig(file: string): Config {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new WardenError('CONFIG_UNREADABLE', `${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  return parseConfig(text, file);
+  return parseConfig(readConfigText(file), file);
 }

@@ -9,13 +9,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import type { Config, RedisSetting } from './config.js';
+import type { RedisSetting } from './config-redis.js';
+import type { ConnectionConfig } from './config-connection.js';
 import { WardenError } from './errors.js';
 
 /** A single server (URL, Sentinel or embedded) or a Cluster: both speak the same commands. */
 export type RedisClient = Redis | Cluster;
 
-export function embeddedSocket(cfg: Config): string {
+export function embeddedSocket(cfg: ConnectionConfig): string {
   return join(cfg.dataDir, 'redis.sock');
 }
 
@@ -29,7 +30,7 @@ export interface ConnectionKind {
 }
 
 /** What to print for the configured Redis (never a password). */
-export function describeRedis(cfg: Config): string {
+export function describeRedis(cfg: ConnectionConfig): string {
   const r = cfg.redis;
   if (r === undefined) return `embedded redis (${embeddedSocket(cfg)})`;
   if (typeof r === 'string') return r.replace(/\/\/[^@/]*@/, '//***@');
@@ -55,10 +56,16 @@ function serverOptions(kind: ConnectionKind): RedisOptions {
     lazyConnect: kind.cli ?? false,
     connectionName: 'warden',
     retryStrategy: retry(kind),
+    // How long ioredis waits for a socket it ended to close before destroying it. A CLI has
+    // had every answer it awaits when it disconnects, so it waits for nothing: a subscriber
+    // closed during its handshake (`warden kill` of an unknown id) is disconnected a second
+    // time by ioredis's failed ready check, on a stream already closed, and that armed timer
+    // (2 s by default) kept the finished CLI process alive.
+    ...(kind.cli ? { disconnectTimeout: 0 } : {}),
   };
 }
 
-export function connectRedis(cfg: Config, kind: ConnectionKind = {}): RedisClient {
+export function connectRedis(cfg: ConnectionConfig, kind: ConnectionKind = {}): RedisClient {
   const options = serverOptions(kind);
   const r = cfg.redis;
   if (r === undefined) return new Redis({ ...options, path: embeddedSocket(cfg) });
@@ -88,7 +95,7 @@ export function connectRedis(cfg: Config, kind: ConnectionKind = {}): RedisClien
 }
 
 /** One-shot connection for CLI commands: fail fast with a message that says what to do. */
-export async function connectRedisForCli(cfg: Config): Promise<RedisClient> {
+export async function connectRedisForCli(cfg: ConnectionConfig): Promise<RedisClient> {
   if (cfg.redis === undefined && !existsSync(embeddedSocket(cfg))) {
     throw new WardenError(
       'REDIS_UNAVAILABLE',

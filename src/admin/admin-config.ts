@@ -4,7 +4,7 @@
  * from config.ts so the main schema stays readable.
  */
 import * as z from 'zod';
-import { duration } from '../config-fields.js';
+import { duration } from '../config-units.js';
 
 export const ADMIN_ROLES = ['operator', 'viewer'] as const;
 export type AdminRole = (typeof ADMIN_ROLES)[number];

@@ -259,12 +259,15 @@ describe('warden kill when the owner cannot answer', () => {
 });
 
 describe('what `warden kill` loads', () => {
-  /** Warden modules that only the server runs: the SSH front door, the actors, the admin plane. */
-  const SERVER_INPUT = /^dist\/(src\/(instance|front-door|session|supervisor|channel-relay|ssh2)\.js|src\/admin\/admin-server\.js|machines\/session\.machine\.js)$/;
-  /** Packages (or parts) only the server needs. */
-  const SERVER_PACKAGE = /node_modules\/(ssh2\/lib\/(server|client)\.js|fastify\/|@fastify\/|@xterm\/|xstate\/|pino\/|prom-client\/)/;
+  /**
+   * Warden modules that only the server runs: the SSH front door, the actors, the admin plane,
+   * and the whole config's validation (a kill reads only its Redis part: config-connection.js).
+   */
+  const SERVER_INPUT = /^dist\/(src\/(instance|front-door|session|supervisor|channel-relay|ssh2|config|config-fields)\.js|src\/admin\/admin-server\.js|machines\/session\.machine\.js)$/;
+  /** Packages only the server needs (ssh2 at all: the full config's key checks load its parser). */
+  const SERVER_PACKAGE = /node_modules\/(ssh2\/|fastify\/|@fastify\/|@xterm\/|xstate\/|pino\/|prom-client\/)/;
 
-  it('kills from the CLI bundle without loading the SSH server, the actor runtime or the admin plane', async () => {
+  it('kills from the CLI bundle without loading the SSH server, the actor runtime, the admin plane or the full config', async () => {
     const live = openSession(warden, 'traced-kill');
     const rec = await liveRecord(warden.instance.registry, 'traced-kill', live);
     const run = await runCliTraced(['kill', rec.id, '--by', 'kit', '--config', warden.configFile]);
@@ -281,6 +284,7 @@ describe('what `warden kill` loads', () => {
     expect(inputs).toContain('dist/src/control-client.js');
     // The kill went over the owner's kill channel: BullMQ (the fallback) was never loaded.
     expect(inputs).toContain('dist/src/kill-channel.js');
+    expect(inputs).toContain('dist/src/config-connection.js');
     expect(inputs.filter((i) => i.includes('node_modules/bullmq/'))).toEqual([]);
     const offenders = [
       ...loaded.filter((f) => f.startsWith('dist/src/') || SERVER_PACKAGE.test(f)),

@@ -116,9 +116,29 @@ describe('redis setting', () => {
   });
 });
 
+describe('the connection-only reading of a config (CLI registry commands)', () => {
+  it('gives what the full config gives for Redis, dataDir, prefix and registry', async () => {
+    const { parseConnectionConfig } = await import('../../src/config-connection.js');
+    const text = `${base}redisPrefix: fleet-a\nregistry: { retention: 2d }\nredis: { sentinels: [{ host: s1, port: 26379 }], name: warden, tls: { caFile: ./ca.pem } }\n`;
+    const full = parseConfig(text, '/etc/warden/w.yaml');
+    const conn = parseConnectionConfig(text, '/etc/warden/w.yaml');
+    expect(conn).toEqual({ file: full.file, dataDir: full.dataDir, redis: full.redis, redisPrefix: 'fleet-a', registry: full.registry });
+    expect(conn.dataDir).toBe('/etc/warden/data');
+    expect(conn.registry.retention).toBe(2 * 86_400_000);
+  });
+
+  it('ignores the other sections, so a kill works while they are being fixed; a bad Redis part is still an error', async () => {
+    const { parseConnectionConfig } = await import('../../src/config-connection.js');
+    const broken = base.replace(KEY, 'not a key').replace('port: 22', 'port: banana');
+    expect(errorOf(broken)).toMatch(/users\.alice\.keys/);
+    expect(parseConnectionConfig(broken, '/w.yaml').redisPrefix).toBe('warden');
+    expect(() => parseConnectionConfig(`${base}redisPrefix: "a b"\nregistry: { retention: soon }\n`, '/w.yaml')).toThrow(/redisPrefix: [\s\S]*registry\.retention: "soon" is not a duration/);
+  });
+});
+
 describe('environment in config', () => {
   it('expands ${NAME} and ${NAME:-default}, and names an unset variable', async () => {
-    const { expandEnv } = await import('../../src/config.js');
+    const { expandEnv } = await import('../../src/config-file.js');
     expect(expandEnv('user: ${WHO}\nport: ${PORT:-22}', { WHO: 'deploy' })).toBe('user: deploy\nport: 22');
     expect(() => expandEnv('a: 1\nb: ${MISSING}', {})).toThrow(/line 2: environment variable MISSING is not set/);
     expect(expandEnv('password: "$scrypt$N=1"', {})).toBe('password: "$scrypt$N=1"');

@@ -1,0 +1,55 @@
+/**
+ * Reading a config file: `${VAR}` expansion, YAML, and validation errors that name the key path
+ * ("grants[0].assets[1]: unknown asset \"web2\""). Shared by the full config (config.ts) and the
+ * CLI's connection-only reading of the same file (config-connection.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type * as z from 'zod';
+import { WardenError } from './errors.js';
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join('') || '(top level)';
+}
+
+/**
+ * `${NAME}` and `${NAME:-default}` are replaced from the environment before parsing, so
+ * secrets and per-host values can stay out of the file. An unset variable without a default
+ * is an error naming it and its line.
+ */
+export function expandEnv(text: string, env: NodeJS.ProcessEnv = process.env, file?: string): string {
+  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (match, name: string, fallback: string | undefined, offset: number) => {
+    const value = env[name];
+    if (value !== undefined && value !== '') return value;
+    if (fallback !== undefined) return fallback;
+    const line = text.slice(0, offset).split('\n').length;
+    throw new WardenError('CONFIG_INVALID', `${file ? `${file}: ` : ''}line ${line}: environment variable ${name} is not set (write \${${name}:-default} for a default)`);
+  });
+}
+
+export function readConfigText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new WardenError('CONFIG_UNREADABLE', `${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** Expand, parse and validate `text` (from `file`, named in errors) against `schema`. */
+export function parseConfigText<S extends z.ZodType>(schema: S, text: string, file: string): z.output<S> {
+  const expanded = expandEnv(text, process.env, file);
+  let raw: unknown;
+  try {
+    raw = parseYaml(expanded);
+  } catch (err) {
+    throw new WardenError('CONFIG_INVALID', `${file}: YAML syntax: ${(err as Error).message}`);
+  }
+  const result = schema.safeParse(raw ?? {});
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
+    throw new WardenError('CONFIG_INVALID', `${file}:\n  ${lines.join('\n  ')}`);
+  }
+  return result.data;
+}
