@@ -56,12 +56,15 @@ function serverOptions(kind: ConnectionKind): RedisOptions {
     lazyConnect: kind.cli ?? false,
     connectionName: 'warden',
     retryStrategy: retry(kind),
-    // How long ioredis waits for a socket it ended to close before destroying it. A CLI has
-    // had every answer it awaits when it disconnects, so it waits for nothing: a subscriber
-    // closed during its handshake (`warden kill` of an unknown id) is disconnected a second
-    // time by ioredis's failed ready check, on a stream already closed, and that armed timer
-    // (2 s by default) kept the finished CLI process alive.
-    ...(kind.cli ? { disconnectTimeout: 0 } : {}),
+    // A CLI connection:
+    // - waits for nothing when it disconnects (ioredis waits up to disconnectTimeout for an
+    //   ended socket to close): it has had every answer it awaits. A subscriber closed during
+    //   its handshake (`warden kill` of an unknown id) is disconnected a second time by
+    //   ioredis's failed ready check, on a stream already closed, and that timer (2 s by
+    //   default) kept the finished CLI process alive.
+    // - sends no CLIENT SETINFO: ioredis reads its version from its package.json, which is not
+    //   next to the CLI bundle ("error-fetching-version" in CLIENT LIST); connectionName stays.
+    ...(kind.cli ? { disconnectTimeout: 0, disableClientInfo: true } : {}),
   };
 }
 
