@@ -1,0 +1,154 @@
+/**
+ * Experiment (not part of npm run bench): where Warden's CPU goes per MiB of recorded text,
+ * exec `cat` and pty shell `cat`, recording on vs off (equal crypto: aes128-gcm + curve25519 on
+ * both hops). One bench Warden (bench/warden-process.ts, shipped defaults) per variant, run
+ * with `--cpu-prof`: Node writes one profile per thread, the main thread's and the recording
+ * worker's. Only the samples taken during the timed transfers count (profile timestamps and
+ * process.hrtime share CLOCK_MONOTONIC). Per-thread CPU comes from /proc/PID/task, so what no
+ * profile sees (V8's GC helper threads, libuv's file-write threads) is accounted too, and the
+ * CPU of the other processes of the path (target sshd, ssh client) is given beside it.
+ *
+ *   npx tsx bench/experiments/text-cpu-split.mts [MiB=64] [reps=2] [variant,...]
+ *
+ * Variants: exec-rec, exec-norec, pty-rec, pty-norec, exec-direct, pty-direct.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { makeTempDir, sleep } from '../../test/helpers/processes.js';
+import { startRedis } from '../../test/helpers/redis.js';
+import { startSshd } from '../../test/helpers/sshd.js';
+import { CRYPTO } from '../crypto.js';
+import { processCpuSeconds, treeCpuSeconds } from '../proc-stats.js';
+import { Teardown, wardenBenchPath, type BenchPath } from '../setup.js';
+import { makeTextFile } from '../text-file.js';
+import { transfer, type KindName } from '../transfers.js';
+import { startBenchWarden } from '../warden-process.js';
+import { monoUs, printSplit, splitProfile, topFunctions } from './cpu-profile-split.mjs';
+import { sshCommand } from '../../test/helpers/ssh-client.js';
+
+const MIB = 1048576;
+const mib = Number(process.argv[2] ?? 64);
+const reps = Number(process.argv[3] ?? 2);
+const only = process.argv[4]?.split(',');
+const CLK = 100;
+
+/** CPU seconds per thread of a process, by "comm/tid" ("main" for the main thread). */
+function threads(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+    const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    out.set(tid === String(pid) ? 'main' : `${comm}/${tid}`, (Number(rest[11]) + Number(rest[12])) / CLK);
+  }
+  return out;
+}
+
+/** This process' reaped children (the ssh clients): cutime + cstime. */
+function reapedChildren(): number {
+  const rest = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (Number(rest[13]) + Number(rest[14])) / CLK;
+}
+
+/**
+ * Until Warden is quiet: under 20 ms of CPU in 500 ms, not counting the profiler's own sampling
+ * threads (v8:ProfEvntProc), which never rest; at most 30 s.
+ */
+async function quiet(pid: number): Promise<void> {
+  const busy = () => [...threads(pid)].filter(([k]) => !k.startsWith('v8:Prof')).reduce((a, [, v]) => a + v, 0);
+  for (let last = busy(), n = 0; n < 60; n++) {
+    await sleep(500);
+    const now = busy();
+    if (now - last < 0.02) return;
+    last = now;
+  }
+}
+
+const teardown = new Teardown();
+process.on('SIGINT', () => void teardown.run().then(() => process.exit(130)));
+try {
+  const redis = await startRedis();
+  teardown.push('redis', () => redis.stop());
+  const target = await startSshd();
+  teardown.push('sshd', () => target.stop());
+  const text = makeTextFile(mib * MIB);
+  teardown.push('text', () => text.remove());
+  const sshdPid = Number(readFileSync(path.join(target.dir, 'sshd.pid'), 'utf8').trim() || NaN);
+
+  const variants: Array<{ name: string; kind: KindName; rec?: boolean }> = [
+    { name: 'exec-direct', kind: 'text-exec' },
+    { name: 'exec-rec', kind: 'text-exec', rec: true },
+    { name: 'exec-norec', kind: 'text-exec', rec: false },
+    { name: 'pty-direct', kind: 'text-pty' },
+    { name: 'pty-rec', kind: 'text-pty', rec: true },
+    { name: 'pty-norec', kind: 'text-pty', rec: false },
+  ];
+  for (const v of variants.filter((x) => !only || only.includes(x.name))) {
+    const profDir = makeTempDir('prof');
+    let p: BenchPath;
+    let wardenPid = NaN;
+    let stop = async () => undefined as void;
+    if (v.rec === undefined) {
+      p = { name: 'direct', ssh: (command, o) => sshCommand({ port: target.port, login: target.user, identity: target.clientKeyPath, command, tty: o.tty, extraArgs: o.crypto.opensshArgs }), connect: () => { throw new Error('unused'); } };
+    } else {
+      const w = await startBenchWarden({ redisUrl: redis.url, target, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir], extraYaml: v.rec ? '' : 'recording: { enabled: false }' });
+      p = wardenBenchPath(w);
+      wardenPid = w.pid;
+      stop = () => w.stop();
+    }
+    const tc = { signal: new AbortController().signal, text, wardenPid };
+    await transfer(tc, v.kind, p, CRYPTO.equal, 8 * MIB); // warm-up (JIT, recording worker start)
+    if (!Number.isNaN(wardenPid)) await quiet(wardenPid); // its recording's gzip
+    // Per repetition: the transfer's window (profiled), then the wait until Warden is quiet
+    // again, which is the session's finalisation (the recording's gzip and hash, libuv's
+    // threads), counted apart: it runs after the user's transfer, not during it.
+    const windows: Array<[number, number]> = [];
+    const during = new Map<string, number>();
+    const after = new Map<string, number>();
+    const add = (m: Map<string, number>, a: Map<string, number>, b: Map<string, number>) => {
+      for (const [k, v] of b) m.set(k, (m.get(k) ?? 0) + v - (a.get(k) ?? 0));
+    };
+    let sshd = 0;
+    let ssh = 0;
+    const secs: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      const th0 = Number.isNaN(wardenPid) ? new Map<string, number>() : threads(wardenPid);
+      const s0 = treeCpuSeconds(sshdPid);
+      const c0 = reapedChildren();
+      const t0 = monoUs();
+      secs.push((await transfer(tc, v.kind, p, CRYPTO.equal, mib * MIB)).seconds);
+      windows.push([t0, monoUs()]);
+      sshd += treeCpuSeconds(sshdPid) - s0;
+      ssh += reapedChildren() - c0;
+      if (Number.isNaN(wardenPid)) continue;
+      const th1 = threads(wardenPid);
+      add(during, th0, th1);
+      await quiet(wardenPid);
+      add(after, th1, threads(wardenPid));
+    }
+    const total = mib * reps;
+    const per = (s: number) => `${((s / total) * 1000).toFixed(1)} ms/MiB`;
+    console.log(`\n== ${v.name}: ${reps} x ${mib} MiB, transfer seconds [${secs.map((s) => s.toFixed(2)).join(', ')}]`);
+    console.log(`target sshd (all its processes) ${sshd.toFixed(2)} s = ${per(sshd)}; ssh client ${ssh.toFixed(2)} s = ${per(ssh)}`);
+    const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+    for (const [label, m] of [['during the transfers', during], ['after them (finalisation)', after]] as const) {
+      if (m.size === 0) continue;
+      const prof = [...m].filter(([k]) => k.startsWith('v8:Prof')).reduce((a, [, v]) => a + v, 0);
+      console.log(`Warden CPU ${label}: ${sum(m).toFixed(2)} s = ${per(sum(m))}, without the profiler's threads ${(sum(m) - prof).toFixed(2)} s = ${per(sum(m) - prof)}; threads:`);
+      for (const [k, d] of m) if (d >= 0.03) console.log(`  ${k.padEnd(22)} ${d.toFixed(2)} s = ${per(d)}`);
+    }
+    await stop();
+    if (!Number.isNaN(wardenPid)) {
+      const files = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')).sort();
+      for (const f of files) {
+        // File names: CPU.date.time.pid.THREADID.seq.cpuprofile; thread 0 is the main thread.
+        const tid = f.split('.')[4];
+        printSplit(`profile thread ${tid} (${tid === '0' ? 'main' : 'worker'})`, splitProfile(path.join(profDir, f), windows), total);
+        console.log('  top self time:');
+        for (const [ms, fn] of topFunctions(path.join(profDir, f), windows, 10)) console.log(`    ${(ms / total).toFixed(2)} ms/MiB  ${fn}`);
+      }
+    }
+  }
+} finally {
+  await teardown.run();
+}
