@@ -8,7 +8,10 @@
  *   npx tsx bench/experiments/keystroke-cpu.mts [N=3000]
  *
  * With STRACE=1 (no profile then: strace slows the process), counts each relay's socket
- * write/writev/read calls per key instead.
+ * write/writev/read calls per key instead. With STRACE=time, traces the main thread's reads,
+ * writes and epoll_waits with timestamps and prints, per key, the median time from reading a
+ * packet on one socket to writing the relayed packet on the other (key in, echo out), both
+ * inflated alike by ptrace: compare the relays with each other, not with the round trip.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -44,6 +47,52 @@ async function keys(stream: ClientChannel, n: number): Promise<number[]> {
   return out;
 }
 
+/**
+ * From a `strace -ttt` of the main thread: for each successful socket read followed by a write
+ * on another fd before the next epoll wait, the read-to-write time; median per fd pair, the
+ * two busiest pairs (a key in, its echo out), and the median time from that write to the next
+ * epoll wait (work done after forwarding, before the loop can take the next packet).
+ */
+function relayGaps(trace: string): string {
+  const pairs = new Map<string, number[]>();
+  const after = new Map<string, number[]>();
+  let read: { fd: string; t: number } | undefined;
+  let wrote: { key: string; t: number } | undefined;
+  for (const line of trace.split('\n')) {
+    const m = /^(\d+\.\d+) (\w+)\((\d+)?.*= (-?\d+)/.exec(line);
+    if (!m) continue;
+    const [, ts, call, fd, ret] = m;
+    const t = Number(ts) * 1e6;
+    if (call!.startsWith('epoll')) {
+      if (wrote) (after.get(wrote.key) ?? after.set(wrote.key, []).get(wrote.key)!).push(t - wrote.t);
+      read = undefined;
+      wrote = undefined;
+    } else if (call === 'read' && Number(ret) > 0) read ??= { fd: fd!, t };
+    else if ((call === 'write' || call === 'writev') && read && fd !== read.fd && !wrote) {
+      const key = `${read.fd}->${fd}`;
+      (pairs.get(key) ?? pairs.set(key, []).get(key)!).push(t - read.t);
+      wrote = { key, t };
+    }
+  }
+  return [...pairs].sort((a, b) => b[1].length - a[1].length).slice(0, 2)
+    .map(([k, v]) => `fd ${k}: ${v.length}x, read to write median ${median(v).toFixed(0)} µs, then ${median(after.get(k) ?? [0]).toFixed(0)} µs more before the next epoll wait`).join('; ');
+}
+
+/** CPU seconds per thread of a process, by "comm/tid" ("main" for the main thread). */
+function threads(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out.set(tid === String(pid) ? 'main' : `${st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'))}/${tid}`, (Number(rest[11]) + Number(rest[12])) / 100);
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
 const teardown = new Teardown();
 try {
   const redis = await startRedis();
@@ -66,7 +115,7 @@ try {
     { name: 'bare ssh2 relay', pid: bare.pid, connect: (c) => bare.connect(c), prof: bareProf },
     { name: 'warden', pid: warden.pid, connect: wardenBenchPath(warden).connect, prof: wardenProf },
   ];
-  const results: Array<{ name: string; rtt: number; cpuUs: number; window: [number, number]; prof: string }> = [];
+  const results: Array<{ name: string; rtt: number; cpuUs: number; window: [number, number]; prof: string; perThread: ReadonlyArray<readonly [string, number]> }> = [];
   for (const p of paths) {
     const s = await openPtyShell({ connect: p.connect }, { crypto: CRYPTO.equal });
     s.stream.write(`stty raw -echo; printf 'RE''ADY'; exec cat\n`);
@@ -75,25 +124,32 @@ try {
     s.stream.removeAllListeners('data');
     await keys(s.stream, 300); // warm-up
     const straceOut = path.join(p.prof, 'strace.txt');
-    const tracer = process.env.STRACE ? spawn('strace', ['-c', '-f', '-e', 'trace=write,writev,read', '-o', straceOut, '-p', String(p.pid)], { stdio: 'ignore' }) : undefined;
+    const timeline = process.env.STRACE === 'time';
+    const straceArgs = timeline ? ['-ttt', '-e', 'trace=read,write,writev,epoll_wait,epoll_pwait'] : ['-c', '-f', '-e', 'trace=write,writev,read'];
+    const tracer = process.env.STRACE ? spawn('strace', [...straceArgs, '-o', straceOut, '-p', String(p.pid)], { stdio: 'ignore' }) : undefined;
     if (tracer) await sleep(1000);
+    const th0 = threads(p.pid);
     const c0 = processCpuSeconds(p.pid);
     const t0 = monoUs();
     const rtts = await keys(s.stream, N);
     const window: [number, number] = [t0, monoUs()];
     const cpu = processCpuSeconds(p.pid) - c0;
+    const th1 = threads(p.pid);
+    const perThread = [...th1].map(([k, v]) => [k, ((v - (th0.get(k) ?? 0)) / N) * 1e6] as const).filter(([, us]) => us >= 5);
     if (tracer) {
       tracer.kill('SIGINT');
       await new Promise((r) => tracer.once('exit', r));
-      console.log(`${p.name}: syscalls during ${N} keys (+ the rest of the process meanwhile):\n${readFileSync(straceOut, 'utf8')}`);
+      if (timeline) console.log(`${p.name}: ${relayGaps(readFileSync(straceOut, 'utf8'))}`);
+      else console.log(`${p.name}: syscalls during ${N} keys (+ the rest of the process meanwhile):\n${readFileSync(straceOut, 'utf8')}`);
     }
     s.close();
-    results.push({ name: p.name, rtt: median(rtts), cpuUs: (cpu / N) * 1e6, window, prof: p.prof });
+    results.push({ name: p.name, rtt: median(rtts), cpuUs: (cpu / N) * 1e6, window, prof: p.prof, perThread });
   }
   await warden.stop();
   await bare.stop();
   for (const r of results) {
     console.log(`\n== ${r.name}: ${N} keys back-to-back, RTT median ${r.rtt.toFixed(3)} ms; process CPU ${r.cpuUs.toFixed(0)} µs/key (all threads, /proc, 10 ms ticks)`);
+    console.log(`per thread (µs/key, 10 ms ticks): ${r.perThread.map(([k, us]) => `${k} ${us.toFixed(0)}`).join(', ')}`);
     const main = readdirSync(r.prof).filter((f) => f.endsWith('.cpuprofile') && f.split('.')[4] === '0');
     for (const f of main) {
       const s = splitProfile(path.join(r.prof, f), [r.window]);
