@@ -10,6 +10,7 @@
  * - after all clients close: every one of their records is final (out of the live set, state
  *   finished, with an end reason).
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { openIdleShells, establishedTo, type IdleShell, type IdleShellEndpoint } from '../test/helpers/idle-shells.js';
@@ -38,6 +39,19 @@ async function sampleRss(pid: number, ms: number): Promise<number> {
 }
 
 /** The inspector's WebSocket URL from Warden's log (node --inspect=127.0.0.1:0 prints it). */
+/** "127.0.0.1 → 500 (node pid 12), 127.0.0.2 → 500 (node pid 12)": who holds the client side of each connection to `port`. */
+function connectionOwners(port: number): string {
+  const out = execFileSync('ss', ['-Htnp', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8' });
+  const counts = new Map<string, number>();
+  for (const line of out.split('\n').filter((l) => l.trim())) {
+    const local = line.trim().split(/\s+/)[2]?.replace(/:\d+$/, '') ?? '?';
+    const proc = /users:\(\("([^"]+)",pid=(\d+)/.exec(line);
+    const key = `${local} (${proc ? `${proc[1]} pid ${proc[2]}` : 'no process'})`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([k, v]) => `${k} → ${v}`).join(', ') || 'none on this host';
+}
+
 function inspectorUrl(w: BenchWarden): string {
   const m = /Debugger listening on (ws:\/\/\S+)/.exec(w.log());
   if (!m) throw new Error('no inspector URL in the Warden log');
@@ -142,6 +156,8 @@ export const idleRss: Measurement = {
       const final = recent.filter((r) => r.state === 'finished' && r.reason !== undefined && r.finish !== undefined).length;
       const reasons = [...new Set(recent.map((r) => r.reason ?? '-'))].join(', ');
       const countsOk = tcp === n && tcpAfter === n && live.length === n;
+      // On a mismatch, say whose the connections are: the client side of each, with its process.
+      const who = countsOk ? '' : connectionOwners(w.port);
 
       return {
         rows: [
@@ -154,7 +170,7 @@ export const idleRss: Measurement = {
           `VmRSS before ${(before / 1024).toFixed(1)} MiB (10 warm-up sessions opened and closed), after ${n} idle pty shells ${(after / 1024).toFixed(1)} MiB; each sampled after a full GC in Warden (through its inspector: its own Warden process, shipped defaults, started with --inspect).`,
           `${n} sessions opened without an error in ${openSec.toFixed(1)} s, ${SOURCES * PER_SOURCE} logins at a time from ${SOURCES} loopback addresses (${PER_SOURCE} each).`,
           `Idle CPU: Warden's user+system time over ${IDLE_CPU_MS / 1000} s with every session idle.`,
-          `Established TCP connections to Warden's port: ${tcp} before and ${tcpAfter} after reading \`warden sessions\` (${live.length} live).`,
+          `Established TCP connections to Warden's port: ${tcp} before and ${tcpAfter} after reading \`warden sessions\` (${live.length} live).${who && ` Their client sides: ${who}.`}`,
           `After the clients closed: the live set was empty of them after ${finalSec.toFixed(1)} s; their records in the history: ${recent.length}, final ${final}, end reasons: ${reasons}.`,
         ],
       };
