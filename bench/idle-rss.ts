@@ -38,20 +38,28 @@ async function sampleRss(pid: number, ms: number): Promise<number> {
   return median(values);
 }
 
-/** The inspector's WebSocket URL from Warden's log (node --inspect=127.0.0.1:0 prints it). */
-/** "127.0.0.1 → 500 (node pid 12), 127.0.0.2 → 500 (node pid 12)": who holds the client side of each connection to `port`. */
+/**
+ * Who holds the connections to `port`: the client side of each (address and process, e.g.
+ * "127.0.0.1 (node pid 12) → 500"), and the server sides whose peer has no client socket on
+ * this host (a connection Warden holds that no local client does).
+ */
 function connectionOwners(port: number): string {
-  const out = execFileSync('ss', ['-Htnp', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8' });
+  const ss = (filter: string[], p = '') => execFileSync('ss', [`-Htn${p}`, 'state', 'established', ...filter], { encoding: 'utf8' }).split('\n').filter((l) => l.trim());
   const counts = new Map<string, number>();
-  for (const line of out.split('\n').filter((l) => l.trim())) {
-    const local = line.trim().split(/\s+/)[2]?.replace(/:\d+$/, '') ?? '?';
+  const clientEnds = new Set<string>();
+  for (const line of ss(['dst', `127.0.0.1:${port}`], 'p')) {
+    const local = line.trim().split(/\s+/)[2] ?? '?';
+    clientEnds.add(local);
     const proc = /users:\(\("([^"]+)",pid=(\d+)/.exec(line);
-    const key = `${local} (${proc ? `${proc[1]} pid ${proc[2]}` : 'no process'})`;
+    const key = `${local.replace(/:\d+$/, '')} (${proc ? `${proc[1]} pid ${proc[2]}` : 'no process'})`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
-  return [...counts].map(([k, v]) => `${k} → ${v}`).join(', ') || 'none on this host';
+  const orphans = ss(['src', `127.0.0.1:${port}`]).map((l) => l.trim().split(/\s+/)[3] ?? '?').filter((peer) => !clientEnds.has(peer));
+  const owners = [...counts].map(([k, v]) => `${k} → ${v}`).join(', ') || 'none';
+  return `client sides ${owners}; server sides without a local client: ${orphans.length ? orphans.slice(0, 5).join(', ') : 'none'}`;
 }
 
+/** The inspector's WebSocket URL from Warden's log (node --inspect=127.0.0.1:0 prints it). */
 function inspectorUrl(w: BenchWarden): string {
   const m = /Debugger listening on (ws:\/\/\S+)/.exec(w.log());
   if (!m) throw new Error('no inspector URL in the Warden log');
@@ -142,6 +150,8 @@ export const idleRss: Measurement = {
       const tcp = establishedTo(w.port);
       const live = (await sessions(w)).live;
       const tcpAfter = establishedTo(w.port);
+      // On a mismatch, say whose the connections are, while they are open.
+      const who = tcp === n && tcpAfter === n && live.length === n ? '' : connectionOwners(w.port);
       const ids = new Set(live.map((r) => r.id));
 
       const t1 = Date.now();
@@ -156,8 +166,6 @@ export const idleRss: Measurement = {
       const final = recent.filter((r) => r.state === 'finished' && r.reason !== undefined && r.finish !== undefined).length;
       const reasons = [...new Set(recent.map((r) => r.reason ?? '-'))].join(', ');
       const countsOk = tcp === n && tcpAfter === n && live.length === n;
-      // On a mismatch, say whose the connections are: the client side of each, with its process.
-      const who = countsOk ? '' : connectionOwners(w.port);
 
       return {
         rows: [
@@ -170,7 +178,7 @@ export const idleRss: Measurement = {
           `VmRSS before ${(before / 1024).toFixed(1)} MiB (10 warm-up sessions opened and closed), after ${n} idle pty shells ${(after / 1024).toFixed(1)} MiB; each sampled after a full GC in Warden (through its inspector: its own Warden process, shipped defaults, started with --inspect).`,
           `${n} sessions opened without an error in ${openSec.toFixed(1)} s, ${SOURCES * PER_SOURCE} logins at a time from ${SOURCES} loopback addresses (${PER_SOURCE} each).`,
           `Idle CPU: Warden's user+system time over ${IDLE_CPU_MS / 1000} s with every session idle.`,
-          `Established TCP connections to Warden's port: ${tcp} before and ${tcpAfter} after reading \`warden sessions\` (${live.length} live).${who && ` Their client sides: ${who}.`}`,
+          `Established TCP connections to Warden's port: ${tcp} before and ${tcpAfter} after reading \`warden sessions\` (${live.length} live).${who && ` Connections: ${who}.`}`,
           `After the clients closed: the live set was empty of them after ${finalSec.toFixed(1)} s; their records in the history: ${recent.length}, final ${final}, end reasons: ${reasons}.`,
         ],
       };

@@ -110,8 +110,14 @@ export async function openIdleShells(e: IdleShellEndpoint, n: number, into: Idle
   await Promise.all(workers);
 }
 
-/** Established TCP connections whose local port is `port` (the server's side of each). */
-export function establishedTo(port: number): number {
-  const out = execFileSync('ss', ['-Htn', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
+/**
+ * Established TCP connections accepted by the listener at `host:port` (the server's side of
+ * each). Matching the local port alone counted one connection twice now and then: a client
+ * bound to another loopback address (127.0.0.2) can be given the listener's port number as its
+ * own ephemeral port (no conflict across addresses), and then both of its ends have that local
+ * port; the 1000-session bench row once read 1000 sessions against 1001 connections so.
+ */
+export function establishedTo(port: number, host = '127.0.0.1'): number {
+  const out = execFileSync('ss', ['-Htn', 'state', 'established', 'src', `${host}:${port}`], { encoding: 'utf8' });
   return out.split('\n').filter((l) => l.trim() !== '').length;
 }

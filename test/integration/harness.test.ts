@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { runScp, runSftp, runSsh, sshCommand } from '../helpers/ssh-client.js';
 import { startTerminal } from '../helpers/tmux.js';
 import { makeTempDir, removeTempDir } from '../helpers/processes.js';
+import { establishedTo } from '../helpers/idle-shells.js';
 
 describe('redis helper', () => {
   let redis: RedisHandle;
@@ -306,6 +307,27 @@ describe('tmux terminal helper', () => {
     } finally {
       await term.kill();
       await sshd.stop();
+    }
+  });
+});
+
+describe('establishedTo (the TCP side of "registry equals reality")', () => {
+  it('counts a connection once, even when its client was given the listener\'s port number on another loopback address', async () => {
+    const accepted: Socket[] = [];
+    const server = createServer((s) => accepted.push(s));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    // The bench's clients bind 127.0.0.2; the kernel may give them this very port number.
+    const client = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2', localPort: port });
+    try {
+      await once(client, 'connect');
+      expect(client.localPort).toBe(port);
+      expect(establishedTo(port)).toBe(1);
+    } finally {
+      client.destroy();
+      for (const s of accepted) s.destroy();
+      server.close();
     }
   });
 });
