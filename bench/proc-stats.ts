@@ -1,6 +1,6 @@
 /** CPU and memory figures from /proc (Linux), for explaining the numbers, not judging them. */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { descendants } from '../test/helpers/processes.js';
 
 const CLK_TCK = (() => {
@@ -21,6 +21,27 @@ export function processCpuSeconds(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/** CPU seconds per thread of a process, by "comm/tid" ("main" for the main thread). */
+export function threadCpuSeconds(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out.set(tid === String(pid) ? 'main' : `${st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'))}/${tid}`, (Number(rest[11]) + Number(rest[12])) / CLK_TCK);
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+/** CPU seconds of this process' reaped children (e.g. ssh clients that exited): cutime + cstime. */
+export function reapedChildrenCpuSeconds(): number {
+  const rest = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (Number(rest[13]) + Number(rest[14])) / CLK_TCK;
 }
 
 /** VmRSS of a process in KiB. */

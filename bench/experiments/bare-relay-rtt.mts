@@ -66,7 +66,7 @@ const viaWarden = await shell(w.port, 'alice@target@web1', readFileSync(w.aliceK
 for (let round = 0; round < 3; round++) {
   for (const [name, st] of [['direct', direct], ['bare', viaBare], ['warden', viaWarden]] as const) {
     const s = await rtt(st, 500);
-    console.log(round, name, 'median', s[250].toFixed(3), 'p90', s[450].toFixed(3));
+    console.log(round, name, 'median', s[250]!.toFixed(3), 'p90', s[450]!.toFixed(3));
   }
 }
 process.exit(0);

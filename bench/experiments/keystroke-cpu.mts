@@ -23,7 +23,7 @@ import { startRedis } from '../../test/helpers/redis.js';
 import { startSshd } from '../../test/helpers/sshd.js';
 import { startBareRelay } from '../bare-relay.js';
 import { CRYPTO } from '../crypto.js';
-import { processCpuSeconds } from '../proc-stats.js';
+import { processCpuSeconds, threadCpuSeconds } from '../proc-stats.js';
 import { openPtyShell, waitForOutput } from '../pty-session.js';
 import { Teardown, wardenBenchPath, type BenchPath } from '../setup.js';
 import { median } from '../stats.js';
@@ -78,20 +78,6 @@ function relayGaps(trace: string): string {
     .map(([k, v]) => `fd ${k}: ${v.length}x, read to write median ${median(v).toFixed(0)} µs, then ${median(after.get(k) ?? [0]).toFixed(0)} µs more before the next epoll wait`).join('; ');
 }
 
-/** CPU seconds per thread of a process, by "comm/tid" ("main" for the main thread). */
-function threads(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      out.set(tid === String(pid) ? 'main' : `${st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'))}/${tid}`, (Number(rest[11]) + Number(rest[12])) / 100);
-    } catch {
-      // the thread ended
-    }
-  }
-  return out;
-}
 
 const teardown = new Teardown();
 try {
@@ -128,13 +114,13 @@ try {
     const straceArgs = timeline ? ['-ttt', '-e', 'trace=read,write,writev,epoll_wait,epoll_pwait'] : ['-c', '-f', '-e', 'trace=write,writev,read'];
     const tracer = process.env.STRACE ? spawn('strace', [...straceArgs, '-o', straceOut, '-p', String(p.pid)], { stdio: 'ignore' }) : undefined;
     if (tracer) await sleep(1000);
-    const th0 = threads(p.pid);
+    const th0 = threadCpuSeconds(p.pid);
     const c0 = processCpuSeconds(p.pid);
     const t0 = monoUs();
     const rtts = await keys(s.stream, N);
     const window: [number, number] = [t0, monoUs()];
     const cpu = processCpuSeconds(p.pid) - c0;
-    const th1 = threads(p.pid);
+    const th1 = threadCpuSeconds(p.pid);
     const perThread = [...th1].map(([k, v]) => [k, ((v - (th0.get(k) ?? 0)) / N) * 1e6] as const).filter(([, us]) => us >= 5);
     if (tracer) {
       tracer.kill('SIGINT');

@@ -18,7 +18,7 @@ import { makeTempDir, sleep } from '../../test/helpers/processes.js';
 import { startRedis } from '../../test/helpers/redis.js';
 import { startSshd } from '../../test/helpers/sshd.js';
 import { CRYPTO } from '../crypto.js';
-import { processCpuSeconds, treeCpuSeconds } from '../proc-stats.js';
+import { processCpuSeconds, reapedChildrenCpuSeconds, threadCpuSeconds, treeCpuSeconds } from '../proc-stats.js';
 import { Teardown, wardenBenchPath, type BenchPath } from '../setup.js';
 import { makeTextFile } from '../text-file.js';
 import { transfer, type KindName } from '../transfers.js';
@@ -30,32 +30,15 @@ const MIB = 1048576;
 const mib = Number(process.argv[2] ?? 64);
 const reps = Number(process.argv[3] ?? 2);
 const only = process.argv[4]?.split(',');
-const CLK = 100;
 
-/** CPU seconds per thread of a process, by "comm/tid" ("main" for the main thread). */
-function threads(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
-    const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    out.set(tid === String(pid) ? 'main' : `${comm}/${tid}`, (Number(rest[11]) + Number(rest[12])) / CLK);
-  }
-  return out;
-}
 
-/** This process' reaped children (the ssh clients): cutime + cstime. */
-function reapedChildren(): number {
-  const rest = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
-  return (Number(rest[13]) + Number(rest[14])) / CLK;
-}
 
 /**
  * Until Warden is quiet: under 20 ms of CPU in 500 ms, not counting the profiler's own sampling
  * threads (v8:ProfEvntProc), which never rest; at most 30 s.
  */
 async function quiet(pid: number): Promise<void> {
-  const busy = () => [...threads(pid)].filter(([k]) => !k.startsWith('v8:Prof')).reduce((a, [, v]) => a + v, 0);
+  const busy = () => [...threadCpuSeconds(pid)].filter(([k]) => !k.startsWith('v8:Prof')).reduce((a, [, v]) => a + v, 0);
   for (let last = busy(), n = 0; n < 60; n++) {
     await sleep(500);
     const now = busy();
@@ -112,19 +95,19 @@ try {
     let ssh = 0;
     const secs: number[] = [];
     for (let i = 0; i < reps; i++) {
-      const th0 = Number.isNaN(wardenPid) ? new Map<string, number>() : threads(wardenPid);
+      const th0 = Number.isNaN(wardenPid) ? new Map<string, number>() : threadCpuSeconds(wardenPid);
       const s0 = treeCpuSeconds(sshdPid);
-      const c0 = reapedChildren();
+      const c0 = reapedChildrenCpuSeconds();
       const t0 = monoUs();
       secs.push((await transfer(tc, v.kind, p, CRYPTO.equal, mib * MIB)).seconds);
       windows.push([t0, monoUs()]);
       sshd += treeCpuSeconds(sshdPid) - s0;
-      ssh += reapedChildren() - c0;
+      ssh += reapedChildrenCpuSeconds() - c0;
       if (Number.isNaN(wardenPid)) continue;
-      const th1 = threads(wardenPid);
+      const th1 = threadCpuSeconds(wardenPid);
       add(during, th0, th1);
       await quiet(wardenPid);
-      add(after, th1, threads(wardenPid));
+      add(after, th1, threadCpuSeconds(wardenPid));
     }
     const total = mib * reps;
     const per = (s: number) => `${((s / total) * 1000).toFixed(1)} ms/MiB`;

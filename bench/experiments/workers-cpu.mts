@@ -16,7 +16,7 @@ import { sleep, waitUntil } from '../../test/helpers/processes.js';
 import { startRedis } from '../../test/helpers/redis.js';
 import { startSshd } from '../../test/helpers/sshd.js';
 import { CRYPTO } from '../crypto.js';
-import { cpuSnapshot, treeCpuSeconds } from '../proc-stats.js';
+import { cpuSnapshot, reapedChildrenCpuSeconds, treeCpuSeconds } from '../proc-stats.js';
 import { Teardown, wardenBenchPath } from '../setup.js';
 import { makeTextFile } from '../text-file.js';
 import { transfer } from '../transfers.js';
@@ -28,11 +28,6 @@ const reps = Number(process.argv[3] ?? 2);
 const CLK = 100;
 const cores = availableParallelism();
 
-/** This process' reaped children (the ssh clients): cutime + cstime. */
-function reaped(): number {
-  const rest = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
-  return (Number(rest[13]) + Number(rest[14])) / CLK;
-}
 
 const teardown = new Teardown();
 try {
@@ -61,7 +56,7 @@ try {
     await quiet();
     for (let r = 0; r < reps; r++) {
       const m0 = cpuSnapshot();
-      const g0 = { warden: treeCpuSeconds(w.pid), sshd: treeCpuSeconds(sshdPid), ssh: reaped(), self: process.cpuUsage() };
+      const g0 = { warden: treeCpuSeconds(w.pid), sshd: treeCpuSeconds(sshdPid), ssh: reapedChildrenCpuSeconds(), self: process.cpuUsage() };
       const t0 = performance.now();
       await batch();
       const wall = (performance.now() - t0) / 1000;
@@ -69,7 +64,7 @@ try {
       const g = {
         warden: treeCpuSeconds(w.pid) - g0.warden,
         sshd: treeCpuSeconds(sshdPid) - g0.sshd,
-        ssh: reaped() - g0.ssh,
+        ssh: reapedChildrenCpuSeconds() - g0.ssh,
         self: (() => { const u = process.cpuUsage(g0.self); return (u.user + u.system) / 1e6; })(),
       };
       const tasks = (m1.tasks - m0.tasks) / CLK;
