@@ -1,6 +1,6 @@
 /**
  * The part of the config that says how to reach the fleet's Redis, which is all that the CLI's
- * registry commands (`warden kill`, `sessions`, `watch`, `verify`, ...) need. Reading only this
+ * registry commands (`warden kill`, `sessions`, `watch`, `terminals`, ...) need. Reading only this
  * part skips validating users, assets, accounts and grants (ssh2's key parser, the command
  * filters, most of the schema): that was the largest part of a cold `warden kill` before it
  * sent anything. It also lets an admin kill sessions while another part of the file is being
