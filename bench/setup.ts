@@ -125,6 +125,15 @@ export function wardenBenchPath(warden: BenchWarden): BenchPath {
   };
 }
 
+/** A redis-server and a target sshd for an experiment (bench/experiments), both undone by `teardown`. */
+export async function startRedisAndTarget(teardown: Teardown): Promise<{ redis: RedisHandle; target: SshdHandle }> {
+  const redis = await startRedis();
+  teardown.push('redis', () => redis.stop());
+  const target = await startSshd();
+  teardown.push('sshd', () => target.stop());
+  return { redis, target };
+}
+
 export interface SetupOptions {
   /** Top-level YAML appended to Warden's config, e.g. `recording: { enabled: false }`. */
   wardenYaml?: string;

@@ -11,11 +11,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { openIdleShells, type IdleShell, type IdleShellEndpoint } from '../../test/helpers/idle-shells.js';
 import { makeTempDir, sleep } from '../../test/helpers/processes.js';
-import { startRedis } from '../../test/helpers/redis.js';
-import { startSshd } from '../../test/helpers/sshd.js';
 import { CRYPTO } from '../crypto.js';
 import { threadCpuSeconds } from '../proc-stats.js';
-import { Teardown, wardenLogin } from '../setup.js';
+import { startRedisAndTarget, Teardown, wardenLogin } from '../setup.js';
 import { startBenchWarden } from '../warden-process.js';
 import { monoUs, printSplit, splitProfile, topFunctions } from './cpu-profile-split.mjs';
 
@@ -25,10 +23,7 @@ const seconds = Number(process.argv[3] ?? 20);
 const teardown = new Teardown();
 const open: IdleShell[] = [];
 try {
-  const redis = await startRedis();
-  teardown.push('redis', () => redis.stop());
-  const target = await startSshd();
-  teardown.push('sshd', () => target.stop());
+  const { redis, target } = await startRedisAndTarget(teardown);
   const prof = makeTempDir('prof-idle');
   const warden = await startBenchWarden({ redisUrl: redis.url, target, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', prof] });
   teardown.push('warden', () => warden.stop());

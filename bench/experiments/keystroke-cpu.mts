@@ -19,13 +19,11 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ClientChannel } from 'ssh2';
 import { makeTempDir, sleep } from '../../test/helpers/processes.js';
-import { startRedis } from '../../test/helpers/redis.js';
-import { startSshd } from '../../test/helpers/sshd.js';
 import { startBareRelay } from '../bare-relay.js';
 import { CRYPTO } from '../crypto.js';
 import { processCpuSeconds, threadCpuSeconds } from '../proc-stats.js';
 import { openPtyShell, waitForOutput } from '../pty-session.js';
-import { Teardown, wardenBenchPath, type BenchPath } from '../setup.js';
+import { startRedisAndTarget, Teardown, wardenBenchPath, type BenchPath } from '../setup.js';
 import { median } from '../stats.js';
 import { startBenchWarden } from '../warden-process.js';
 import { monoUs, splitProfile, topFunctions } from './cpu-profile-split.mjs';
@@ -81,10 +79,7 @@ function relayGaps(trace: string): string {
 
 const teardown = new Teardown();
 try {
-  const redis = await startRedis();
-  teardown.push('redis', () => redis.stop());
-  const target = await startSshd();
-  teardown.push('sshd', () => target.stop());
+  const { redis, target } = await startRedisAndTarget(teardown);
   const wardenProf = makeTempDir('prof-warden');
   const bareProf = makeTempDir('prof-bare');
   const warden = await startBenchWarden({ redisUrl: redis.url, target, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', wardenProf] });

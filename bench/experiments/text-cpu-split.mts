@@ -15,11 +15,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { makeTempDir, sleep } from '../../test/helpers/processes.js';
-import { startRedis } from '../../test/helpers/redis.js';
-import { startSshd } from '../../test/helpers/sshd.js';
 import { CRYPTO } from '../crypto.js';
 import { processCpuSeconds, reapedChildrenCpuSeconds, threadCpuSeconds, treeCpuSeconds } from '../proc-stats.js';
-import { Teardown, wardenBenchPath, type BenchPath } from '../setup.js';
+import { startRedisAndTarget, Teardown, wardenBenchPath, type BenchPath } from '../setup.js';
 import { makeTextFile } from '../text-file.js';
 import { transfer, type KindName } from '../transfers.js';
 import { startBenchWarden } from '../warden-process.js';
@@ -50,10 +48,7 @@ async function quiet(pid: number): Promise<void> {
 const teardown = new Teardown();
 process.on('SIGINT', () => void teardown.run().then(() => process.exit(130)));
 try {
-  const redis = await startRedis();
-  teardown.push('redis', () => redis.stop());
-  const target = await startSshd();
-  teardown.push('sshd', () => target.stop());
+  const { redis, target } = await startRedisAndTarget(teardown);
   const text = makeTextFile(mib * MIB);
   teardown.push('text', () => text.remove());
   const sshdPid = Number(readFileSync(path.join(target.dir, 'sshd.pid'), 'utf8').trim() || NaN);

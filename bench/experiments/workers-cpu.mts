@@ -13,11 +13,9 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import { sleep, waitUntil } from '../../test/helpers/processes.js';
-import { startRedis } from '../../test/helpers/redis.js';
-import { startSshd } from '../../test/helpers/sshd.js';
 import { CRYPTO } from '../crypto.js';
 import { cpuSnapshot, reapedChildrenCpuSeconds, treeCpuSeconds } from '../proc-stats.js';
-import { Teardown, wardenBenchPath } from '../setup.js';
+import { startRedisAndTarget, Teardown, wardenBenchPath } from '../setup.js';
 import { makeTextFile } from '../text-file.js';
 import { transfer } from '../transfers.js';
 import { startBenchWarden } from '../warden-process.js';
@@ -31,10 +29,7 @@ const cores = availableParallelism();
 
 const teardown = new Teardown();
 try {
-  const redis = await startRedis();
-  teardown.push('redis', () => redis.stop());
-  const target = await startSshd();
-  teardown.push('sshd', () => target.stop());
+  const { redis, target } = await startRedisAndTarget(teardown);
   const sshdPid = Number(readFileSync(path.join(target.dir, 'sshd.pid'), 'utf8').trim());
   const text = makeTextFile(mib * MIB);
   teardown.push('text', () => text.remove());
