@@ -9,7 +9,7 @@
 import { CRYPTO } from './crypto.js';
 import { wardenBenchPath } from './setup.js';
 import { list, median } from './stats.js';
-import { KINDS, transfer, type KindName, type TransferContext } from './transfers.js';
+import { KINDS, transfer, workingBytes, type KindName, type TransferContext } from './transfers.js';
 import { warmupBytes } from './throughput.js';
 import { checkAborted, type BenchContext, type Measurement, type Result, type Row } from './types.js';
 import { startBenchWarden } from './warden-process.js';
@@ -23,7 +23,7 @@ export const recordingCost: Measurement = {
   title: 'Recording on vs off (two Warden processes, equal crypto)',
   async run(ctx: BenchContext): Promise<Result> {
     const { env } = ctx;
-    const bytes = env.text.bytes;
+    const bytes = workingBytes(env.text);
     const common = { redisUrl: env.redis.url, target: env.target };
     const [on, off] = await Promise.all([
       startBenchWarden({ ...common, extraYaml: 'recording: { enabled: true }' }),

@@ -9,7 +9,7 @@
 import { CRYPTO, type CryptoSetName } from './crypto.js';
 import { PATHS } from './setup.js';
 import { fmtRatio, list, median, ratio, rotation } from './stats.js';
-import { KINDS, transfer, type KindName, type Sample, type TransferContext } from './transfers.js';
+import { KINDS, kindBytes, transfer, type KindName, type Sample, type TransferContext } from './transfers.js';
 import { checkAborted, type BenchContext, type Measurement, type PathName, type Result, type Row } from './types.js';
 
 /** What runs, in this order within each repetition. */
@@ -36,21 +36,19 @@ export const throughput: Measurement = {
   name: 'throughput',
   title: 'Throughput (OpenSSH client): recorded text, binary, uploads; equal crypto and defaults',
   async run(ctx: BenchContext): Promise<Result> {
-    const bytes = ctx.env.text.bytes;
-    const mib = bytes / MIB;
     const reps = ctx.reps;
     const t: TransferContext = { signal: ctx.signal, text: ctx.env.text, wardenPid: ctx.env.warden.pid };
     const samples = new Map<string, Samples>();
     const key = (set: CryptoSetName, kind: KindName) => `${set}/${kind}`;
     for (const { set, kinds } of PLAN) for (const kind of kinds) samples.set(key(set, kind), { direct: [], warden: [], proxyjump: [] });
 
-    const warm = warmupBytes(bytes);
-    ctx.progress(`throughput: warm-up (${warm / MIB} MiB per set, kind and path)`);
+    const mib = (kind: KindName) => kindBytes(ctx.env.text, kind) / MIB;
+    ctx.progress(`throughput: warm-up (an eighth of each transfer's size, per set, kind and path)`);
     for (const { set, kinds } of PLAN) {
       for (const kind of kinds) {
         for (const name of PATHS) {
           checkAborted(ctx.signal);
-          await transfer(t, kind, ctx.env.paths[name], CRYPTO[set], warm);
+          await transfer(t, kind, ctx.env.paths[name], CRYPTO[set], warmupBytes(kindBytes(ctx.env.text, kind)));
         }
       }
     }
@@ -61,7 +59,7 @@ export const throughput: Measurement = {
           for (const name of rotation(PATHS, rep)) {
             await ctx.settle();
             checkAborted(ctx.signal);
-            const s = await transfer(t, kind, ctx.env.paths[name], CRYPTO[set], bytes);
+            const s = await transfer(t, kind, ctx.env.paths[name], CRYPTO[set], kindBytes(ctx.env.text, kind));
             samples.get(key(set, kind))![name].push(s);
             ctx.progress(`throughput rep ${rep + 1}/${reps} ${set} ${kind} ${name}: ${s.seconds.toFixed(2)} s (others ${(s.foreign * 100).toFixed(0)}%)`);
           }
@@ -71,20 +69,21 @@ export const throughput: Measurement = {
 
     const rows: Row[] = [];
     const notes: string[] = [
-      `${mib} MiB per transfer; ${reps} interleaved repetitions after one ${warm / MIB} MiB warm-up per set, kind and path; path order rotated each repetition; seconds from the first payload byte to the client's exit.`,
+      `${mib('text-exec')} MiB per transfer for text and binary down and binary up, ${mib('text-pty')} MiB for the pty shell and the text upload; ${reps} interleaved repetitions after one warm-up of an eighth of that size per set, kind and path; path order rotated each repetition; seconds from the first payload byte to the client's exit.`,
       `Text: ${ctx.env.text.lines} lines of build-log-like text (ASCII words, ANSI colour codes on one line in eight, some UTF-8); the pty shell row types \`stty -echo; echo START; cat FILE; exit\` into a login shell (\`ssh -tt\`).`,
       `Crypto sets: "equal" = ${CRYPTO.equal.label} (forced with \`${CRYPTO.equal.opensshArgs.join(' ')}\` on every OpenSSH client hop, ProxyJump's jump hop included; Warden's target hop negotiates it by its own preference, see Checks); "defaults" = ${CRYPTO.defaults.label}.`,
     ];
     for (const { set, kinds } of PLAN) {
       for (const kind of kinds) {
         const s = samples.get(key(set, kind))!;
+        const bytes = kindBytes(ctx.env.text, kind);
         const med = (n: PathName, f: (x: Sample) => number = (x) => x.seconds) => median(s[n].map(f));
         const [d, w, j] = [med('direct'), med('warden'), med('proxyjump')];
         const cpu = (n: PathName) => med(n, (x) => x.ownCpu);
         const wd = ratio(w, d);
         const judged = set === 'equal';
         rows.push({
-          metric: `${KINDS[kind].label}, ${mib} MiB, ${set === 'equal' ? 'equal crypto' : "each side's defaults"}`,
+          metric: `${KINDS[kind].label}, ${mib(kind)} MiB, ${set === 'equal' ? 'equal crypto' : "each side's defaults"}`,
           recorded: KINDS[kind].recorded,
           direct: spreadCell(s.direct.map((x) => x.seconds), bytes),
           warden: spreadCell(s.warden.map((x) => x.seconds), bytes),

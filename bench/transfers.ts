@@ -27,6 +27,12 @@ export type KindName = 'text-exec' | 'text-pty' | 'binary-down' | 'text-up' | 'b
 
 export interface Kind {
   name: KindName;
+  /**
+   * 'full': the rows issue 12 names at the full transfer size (`--mib`, default 512): text and
+   * binary down, binary up. 'working': every other transfer, at most WORKING_BYTES, so that a
+   * complete run stays under an hour.
+   */
+  size: 'full' | 'working';
   /** Row label, e.g. "down, text, exec". */
   label: string;
   /** What the recorder does with these bytes (the table's "recorded?" column). */
@@ -34,11 +40,11 @@ export interface Kind {
 }
 
 export const KINDS: Record<KindName, Kind> = {
-  'text-exec': { name: 'text-exec', label: 'down · text · exec `cat`', recorded: 'yes' },
-  'text-pty': { name: 'text-pty', label: 'down · text · pty shell `cat`', recorded: 'yes' },
-  'binary-down': { name: 'binary-down', label: 'down · binary (NUL bytes) · exec, deliberately not recorded', recorded: 'no (binary exec output, by design)' },
-  'text-up': { name: 'text-up', label: 'up · text · exec `wc -c`', recorded: 'no (input; recording.input off by default)' },
-  'binary-up': { name: 'binary-up', label: 'up · binary · exec `wc -c`', recorded: 'no (input)' },
+  'text-exec': { name: 'text-exec', size: 'full', label: 'down · text · exec `cat`', recorded: 'yes' },
+  'text-pty': { name: 'text-pty', size: 'working', label: 'down · text · pty shell `cat`', recorded: 'yes' },
+  'binary-down': { name: 'binary-down', size: 'full', label: 'down · binary (NUL bytes) · exec, deliberately not recorded', recorded: 'no (binary exec output, by design)' },
+  'text-up': { name: 'text-up', size: 'working', label: 'up · text · exec `wc -c`', recorded: 'no (input; recording.input off by default)' },
+  'binary-up': { name: 'binary-up', size: 'full', label: 'up · binary · exec `wc -c`', recorded: 'no (input)' },
 };
 
 export interface Sample {
@@ -87,8 +93,18 @@ function startMeters(wardenPid: number): () => Promise<Meters> {
   };
 }
 
+/** The size of every transfer but the full-size rows: 128 MiB, or the text file if smaller. */
+export function workingBytes(text: TextFile): number {
+  return Math.min(text.bytes, 128 * 1048576);
+}
+
+/** Bytes a transfer of `kind` moves in a measured repetition. */
+export function kindBytes(text: TextFile, kind: KindName): number {
+  return KINDS[kind].size === 'full' ? text.bytes : workingBytes(text);
+}
+
 /** The remote command that prints the first `bytes` of the text file. */
-function catText(text: TextFile, bytes: number): string {
+export function catText(text: TextFile, bytes: number): string {
   return bytes === text.bytes ? `cat ${text.path}` : `head -c ${bytes} ${text.path}`;
 }
 

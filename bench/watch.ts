@@ -20,6 +20,7 @@ import { sleep, trackChild, waitUntil } from '../test/helpers/processes.js';
 import { REPO_ROOT } from '../test/helpers/redis.js';
 import { openPtyShell, waitForOutput, type PtySession } from './pty-session.js';
 import { fmtMiBps, fmtTail, median, percentile, tailLabel, tailValue } from './stats.js';
+import { catText, workingBytes } from './transfers.js';
 import { checkAborted, type BenchContext, type Measurement, type Result } from './types.js';
 
 const LAG_SAMPLES = 300;
@@ -101,10 +102,10 @@ function markerSeen(session: PtySession, marker: string, timeoutMs: number): Pro
 }
 
 /** Seconds to `cat` the text file in a pty shell, to a marker at the user's client. */
-async function catOnce(session: PtySession, file: string): Promise<number> {
+async function catOnce(session: PtySession, command: string): Promise<number> {
   const t0 = performance.now();
   const done = markerSeen(session, 'CATDONE', 300_000);
-  session.stream.write(`cat ${file}; echo CAT''DONE\n`);
+  session.stream.write(`${command}; echo CAT''DONE\n`);
   await done;
   return (performance.now() - t0) / 1000;
 }
@@ -113,6 +114,8 @@ async function measureThroughput(ctx: BenchContext, registry: Registry): Promise
   const { session, id } = await shellWithId(ctx, registry);
   const none: number[] = [];
   const watched: number[] = [];
+  const bytes = workingBytes(ctx.env.text);
+  const command = catText(ctx.env.text, bytes);
   try {
     session.stream.write('stty -echo; PS1=\n');
     await sleep(300);
@@ -120,7 +123,7 @@ async function measureThroughput(ctx: BenchContext, registry: Registry): Promise
       checkAborted(ctx.signal);
       await ctx.settle();
       if (rep % 2 === 0) {
-        none.push(await catOnce(session, ctx.env.text.path));
+        none.push(await catOnce(session, command));
         ctx.progress(`cat, no watcher: ${none.at(-1)!.toFixed(2)} s`);
         continue;
       }
@@ -130,7 +133,7 @@ async function measureThroughput(ctx: BenchContext, registry: Registry): Promise
       child.stdout.on('data', (d: Buffer) => (seen += d.length));
       child.stderr.resume();
       await waitUntil('the watcher has its screen', async () => seen > 0, { timeoutMs: 20_000 });
-      watched.push(await catOnce(session, ctx.env.text.path));
+      watched.push(await catOnce(session, command));
       ctx.progress(`cat, one watcher: ${watched.at(-1)!.toFixed(2)} s (watcher received ${(seen / 1048576).toFixed(1)} MiB)`);
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
@@ -138,7 +141,7 @@ async function measureThroughput(ctx: BenchContext, registry: Registry): Promise
   } finally {
     session.close();
   }
-  return { none, watched, bytes: ctx.env.text.bytes };
+  return { none, watched, bytes };
 }
 
 export const watch: Measurement = {

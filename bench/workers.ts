@@ -13,7 +13,7 @@ import { CRYPTO } from './crypto.js';
 import { treeCpuSeconds } from './proc-stats.js';
 import { wardenBenchPath } from './setup.js';
 import { list, median } from './stats.js';
-import { transfer } from './transfers.js';
+import { transfer, workingBytes } from './transfers.js';
 import { warmupBytes } from './throughput.js';
 import { checkAborted, type BenchContext, type Measurement, type Result } from './types.js';
 import { startBenchWarden, type BenchWarden } from './warden-process.js';
@@ -36,7 +36,7 @@ export const workers: Measurement = {
   title: 'Every core: 4 parallel text streams, --workers 2 vs --workers 1',
   async run(ctx: BenchContext): Promise<Result> {
     const { env } = ctx;
-    const bytes = env.text.bytes;
+    const bytes = workingBytes(env.text);
     const common = { redisUrl: env.redis.url, target: env.target };
     const [one, two] = await Promise.all([startBenchWarden({ ...common, args: ['--workers', '1'] }), startBenchWarden({ ...common, args: ['--workers', '2'] })]);
     const wardens = { one, two } as const;
