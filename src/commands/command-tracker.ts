@@ -36,7 +36,7 @@ import type { IBuffer, Terminal as XTerm } from '@xterm/headless';
 import { KeyScanner, type EscKind, type KeyKind } from './key-scanner.js';
 import { KeyLine } from './key-line.js';
 import { WriteLag } from './write-lag.js';
-import { capturePrefix, cursorRow, readCommand, type Prefix } from './screen-text.js';
+import { capturePrefix, cursorRow, readEchoed, type Prefix } from './screen-text.js';
 import { Submissions } from './submissions.js';
 
 // The package is CommonJS; ESM sees its exports only through the default import.
@@ -141,7 +141,7 @@ export class CommandTracker {
   currentLine(): string {
     if (!this.open || this.disposed) return '';
     const buf = this.term.buffer.normal;
-    return readCommand(buf, this.open.prefix, cursorRow(buf), this.pending.lastPrompt);
+    return readEchoed(buf, this.open.prefix, cursorRow(buf), this.pending.lastPrompt, this.open.keys);
   }
 
   /** currentLine() and how far its echo has come (for the filter gate; after `await flush()`). */

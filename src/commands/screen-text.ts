@@ -70,6 +70,53 @@ export function readCommand(buf: IBuffer, p: Prefix, lastRow: number, known?: Pr
     while (start > 0 && buf.getLine(start)?.isWrapped && lastRow - start < MAX_ROWS) start--;
     startCol = showsPrompt(buf.getLine(start), p) ? p.col : 0;
   }
+  return textBetween(buf, start, startCol, end);
+}
+
+/** What tells whether a reading is the echo of the line's keys (a KeyLine). */
+export interface EchoModel {
+  readonly exact: boolean;
+  accepts(shown: string): boolean;
+}
+
+/**
+ * readCommand for a line whose keys are known, including a line typed ahead while the previous
+ * command still ran: the terminal driver echoes those keys where the output stopped, and when
+ * the shell is back it prints its prompt after them on the same row and redraws the line:
+ * `echo nextwarden$ echo next`. The prefix was captured at the start of that row, so the plain
+ * reading has the early echo and the prompt in it. When that reading is not what the keys make
+ * and the text after the last known prompt on the prefix's rows is exactly what they make, that
+ * text is the line; it is what the shell's editor holds. Only for exactly modelled keys: a
+ * reading is never shortened to something the keys do not determine.
+ */
+export function readEchoed(buf: IBuffer, p: Prefix, lastRow: number, known: PromptShape | undefined, keys: EchoModel): string {
+  const shown = readCommand(buf, p, lastRow, known);
+  if (!known || !keys.exact || keys.accepts(shown) || p.marker.isDisposed || known.text.trim() === '') return shown;
+  const end = logicalEnd(buf, lastRow);
+  const top = p.marker.line;
+  if (top > end || end - top > MAX_ROWS) return shown;
+  for (let y = end; y >= top; y--) {
+    const row = buf.getLine(y)?.translateToString(true) ?? '';
+    const at = row.lastIndexOf(known.text);
+    if (at < 0) continue;
+    const col = columnOf(buf.getLine(y)!, at + known.text.length);
+    if (y === top && col - known.text.length < p.col) break;
+    const after = textBetween(buf, y, col, end);
+    return keys.accepts(after) ? after : shown;
+  }
+  return shown;
+}
+
+/** The cell column at which the row's text reaches `length` characters (wide characters take
+ *  two cells). */
+function columnOf(line: IBufferLine, length: number): number {
+  for (let col = 0; col <= line.length; col++) if (line.translateToString(false, 0, col).length >= length) return col;
+  return line.length;
+}
+
+/** The text from (start, startCol) to the end of row `end`, rows joined as the editor shows
+ *  them: wrapped continuations run on, other rows start a new line. */
+function textBetween(buf: IBuffer, start: number, startCol: number, end: number): string {
   let text = '';
   for (let y = start; y <= end; y++) {
     const line = buf.getLine(y);

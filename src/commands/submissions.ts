@@ -11,7 +11,7 @@
  */
 import type { IBuffer } from '@xterm/headless';
 import type { KeyLine } from './key-line.js';
-import { cursorRow, logicalEnd, promptStillShown, readCommand, type Prefix, type PromptShape } from './screen-text.js';
+import { cursorRow, logicalEnd, promptStillShown, readEchoed, type Prefix, type PromptShape } from './screen-text.js';
 
 interface Submission {
   prefix: Prefix;
@@ -45,7 +45,7 @@ export class Submissions {
   /** Enter on a line whose first key captured `prefix`; the buffer is as the key found it. */
   add(buf: IBuffer, prefix: Prefix, keys: KeyLine, at: number, slow: boolean): void {
     const end = logicalEnd(buf, cursorRow(buf));
-    const shown = readCommand(buf, prefix, end, this.lastPrompt);
+    const shown = readEchoed(buf, prefix, end, this.lastPrompt, keys);
     // An empty screen matches an erased line only once the erasing keys' echo is in.
     const echo = shown === '' && keys.anyText ? 'none' : keys.accepts(shown) ? 'matches' : shown === '' ? 'none' : 'partial';
     this.list.push({ prefix, at, echo, slow, keys, feeds: 0, endOffset: end - prefix.marker.line });
@@ -63,7 +63,7 @@ export class Submissions {
       }
       const marker = s.prefix.marker;
       const last = marker.isDisposed ? left : Math.max(left, marker.line + s.endOffset);
-      const command = readCommand(buf, s.prefix, last, this.lastPrompt);
+      const command = readEchoed(buf, s.prefix, last, this.lastPrompt, s.keys);
       if ((s.echo === 'matches' && i === 0) || s.keys.accepts(command)) {
         if (promptStillShown(buf, s.prefix)) this.lastPrompt = { col: s.prefix.col, text: s.prefix.text };
         this.drop(i + 1);

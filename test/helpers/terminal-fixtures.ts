@@ -34,5 +34,6 @@ export const EXPECTED: Record<string, Array<string | { command: string; fullscre
   'long-line': [`echo ${'abcdefghij'.repeat(9)} end`],
   fast: ['echo fast', 'echo typed ahead'],
   'type-ahead': ['sleep 1', 'echo next'],
+  'type-ahead-same-row': ['sleep 1', 'echo next'],
   'clear-screen': ['echo one', 'echo two'],
 };

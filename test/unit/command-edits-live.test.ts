@@ -33,6 +33,9 @@ const CORPUS: Record<string, { lines: string[]; logged: string[] }> = {
   'ctrl-r': { lines: ['echo first-entry\r', 'echo other\r', '\x12first-e\r'], logged: ['echo first-entry', 'echo other', 'echo first-entry'] },
   'tab-single': { lines: [`cat warden-n${TAB}\r`], logged: ['cat warden-notes.txt'] },
   'tab-multiple': { lines: [`ls warden-${TAB}${TAB}p${TAB}\r`], logged: ['ls warden-plan.txt'] },
+  // Typed while `sleep` runs, Enter after the prompt is back (the tty echoes the keys, then the
+  // prompt and readline's redraw follow on the same row).
+  'type-ahead': { lines: ['sleep 1\recho next', '\r'], logged: ['sleep 1', 'echo next'] },
   'long-edit': {
     lines: [`echo ${'abcdefghij'.repeat(9)}X${BS} end\x1b[H${RIGHT.repeat(5)}\x0bwrapped ${'0123456789'.repeat(8)}\r`],
     logged: [`echo wrapped ${'0123456789'.repeat(8)}`],
@@ -71,17 +74,33 @@ async function typeCorpus(mode: 'keys' | 'burst', rules: Rule[]): Promise<Record
     if (relay.gate) await relay.gate(data, (d) => target.write(d));
     else target.write(data);
   };
+  // Each line starts once the shell is back at its prompt, as a person types: bash turns
+  // bracketed paste on each time readline starts reading a line. (Keys typed while a command
+  // still runs go to the tty's own line editing, where Ctrl-R reprints the line instead of
+  // searching history: the type-ahead entry is the only one typed that way, on purpose.)
+  let enters = 0;
+  const prompts = () => target.output().split('\x1b[?2004h').length - 1;
+  const atPrompt = () =>
+    waitUntil('the shell is back at its prompt', async () => prompts() > enters, {
+      timeoutMs: 15_000, details: () => JSON.stringify({ logged: logged.map((e) => e.command), screenTail: target.output().slice(-400) }),
+    });
   const names = Object.keys(CORPUS);
   for (const [n, name] of names.entries()) {
     for (const line of CORPUS[name]!.lines) {
+      await atPrompt();
       for (const chunk of mode === 'keys' ? splitKeys(line) : [line]) {
         await send(chunk);
-        await target.quiet(chunk.endsWith('\r') ? 150 : 30);
+        enters += chunk.split('\r').length - 1;
+        await target.quiet(30);
       }
     }
     // A sentinel line closes the entry; the shell running it proves it took the keys.
+    await atPrompt();
     await send(`echo sentinel-${n}\r`);
-    await waitUntil(`sentinel ${n} ran`, async () => target.output().includes(`\rsentinel-${n}\r\n`), { timeoutMs: 15_000 });
+    enters++;
+    await waitUntil(`sentinel ${n} ran`, async () => target.output().includes(`\rsentinel-${n}\r\n`), {
+      timeoutMs: 15_000, details: () => JSON.stringify({ logged: logged.map((e) => e.command), screenTail: target.output().slice(-400) }),
+    });
   }
   await send('x'); // releases the last held entry
   await waitUntil('last sentinel logged', async () => logged.some((e) => e.command === `echo sentinel-${names.length - 1}`), {
