@@ -20,6 +20,7 @@ import { sleep, trackChild, waitUntil } from '../test/helpers/processes.js';
 import { REPO_ROOT } from '../test/helpers/redis.js';
 import { openPtyShell, waitForOutput, type PtySession } from './pty-session.js';
 import { fmtMiBps, fmtTail, median, percentile, tailLabel, tailValue } from './stats.js';
+import { processCpuSeconds } from './proc-stats.js';
 import { catText, workingBytes } from './transfers.js';
 import { checkAborted, type BenchContext, type Measurement, type Result } from './types.js';
 
@@ -110,12 +111,35 @@ async function catOnce(session: PtySession, command: string): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
-async function measureThroughput(ctx: BenchContext, registry: Registry): Promise<{ none: number[]; watched: number[]; bytes: number }> {
+/** CPU seconds per cat, of Warden, redis-server and the watcher process (0 when none). */
+interface CatCpu {
+  warden: number;
+  redis: number;
+  watcher: number;
+}
+
+async function measureThroughput(
+  ctx: BenchContext,
+  registry: Registry,
+  redisPid: number,
+): Promise<{ none: number[]; watched: number[]; bytes: number; cpuNone: CatCpu[]; cpuWatched: CatCpu[]; receivedMiB: number[] }> {
   const { session, id } = await shellWithId(ctx, registry);
   const none: number[] = [];
   const watched: number[] = [];
   const bytes = workingBytes(ctx.env.text);
   const command = catText(ctx.env.text, bytes);
+  const cpuNone: CatCpu[] = [];
+  const cpuWatched: CatCpu[] = [];
+  const receivedMiB: number[] = [];
+  const wardenPid = ctx.env.warden.pid;
+  /** Runs one cat and returns its seconds; `watcherPid` is also metered when given. */
+  const metered = async (into: CatCpu[], watcherPid?: number): Promise<number> => {
+    const before = [processCpuSeconds(wardenPid), processCpuSeconds(redisPid), watcherPid ? processCpuSeconds(watcherPid) : 0];
+    const seconds = await catOnce(session, command);
+    const after = [processCpuSeconds(wardenPid), processCpuSeconds(redisPid), watcherPid ? processCpuSeconds(watcherPid) : 0];
+    into.push({ warden: after[0]! - before[0]!, redis: after[1]! - before[1]!, watcher: after[2]! - before[2]! });
+    return seconds;
+  };
   try {
     session.stream.write('stty -echo; PS1=\n');
     await sleep(300);
@@ -123,7 +147,7 @@ async function measureThroughput(ctx: BenchContext, registry: Registry): Promise
       checkAborted(ctx.signal);
       await ctx.settle();
       if (rep % 2 === 0) {
-        none.push(await catOnce(session, command));
+        none.push(await metered(cpuNone));
         ctx.progress(`cat, no watcher: ${none.at(-1)!.toFixed(2)} s`);
         continue;
       }
@@ -133,15 +157,17 @@ async function measureThroughput(ctx: BenchContext, registry: Registry): Promise
       child.stdout.on('data', (d: Buffer) => (seen += d.length));
       child.stderr.resume();
       await waitUntil('the watcher has its screen', async () => seen > 0, { timeoutMs: 20_000 });
-      watched.push(await catOnce(session, command));
-      ctx.progress(`cat, one watcher: ${watched.at(-1)!.toFixed(2)} s (watcher received ${(seen / 1048576).toFixed(1)} MiB)`);
+      const seenBefore = seen;
+      watched.push(await metered(cpuWatched, child.pid));
+      receivedMiB.push((seen - seenBefore) / 1048576);
+      ctx.progress(`cat, one watcher: ${watched.at(-1)!.toFixed(2)} s (watcher received ${receivedMiB.at(-1)!.toFixed(1)} MiB)`);
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
     }
   } finally {
     session.close();
   }
-  return { none, watched, bytes };
+  return { none, watched, bytes, cpuNone, cpuWatched, receivedMiB };
 }
 
 export const watch: Measurement = {
@@ -154,7 +180,9 @@ export const watch: Measurement = {
       await ctx.settle();
       const lags = await measureLag(ctx, registry);
       ctx.progress(`watch lag p50 ${percentile(lags, 50).toFixed(2)} ms, p99 ${percentile(lags, 99).toFixed(2)} ms (n=${lags.length})`);
-      const t = await measureThroughput(ctx, registry);
+      const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
+      const t = await measureThroughput(ctx, registry, redisPid);
+      const cpu = (runs: CatCpu[], k: keyof CatCpu) => median(runs.map((r) => r[k])).toFixed(2);
       const rate = (s: number[]) => t.bytes / median(s);
       const loss = 1 - rate(t.watched) / rate(t.none);
       return {
@@ -176,6 +204,8 @@ export const watch: Measurement = {
         notes: [
           `lag samples: min ${Math.min(...lags).toFixed(2)} ms, p90 ${percentile(lags, 90).toFixed(2)} ms, max ${Math.max(...lags).toFixed(2)} ms`,
           `throughput runs (s), no watcher: ${t.none.map((s) => s.toFixed(2)).join(', ')}; one watcher: ${t.watched.map((s) => s.toFixed(2)).join(', ')}`,
+          `CPU seconds per cat (medians), no watcher: Warden ${cpu(t.cpuNone, 'warden')}, redis-server ${cpu(t.cpuNone, 'redis')}; one watcher: Warden ${cpu(t.cpuWatched, 'warden')}, redis-server ${cpu(t.cpuWatched, 'redis')}, the \`warden watch\` process ${cpu(t.cpuWatched, 'watcher')}`,
+          `the watcher received ${t.receivedMiB.map((m) => m.toFixed(1)).join(', ')} MiB of each ${(t.bytes / 1048576).toFixed(0)} MiB cat (the rest dropped at the owner while Redis lagged, then a fresh screen)`,
         ],
       };
     } finally {

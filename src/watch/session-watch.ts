@@ -10,7 +10,9 @@
  * keystroke's echo goes out at once), else when the publish in flight is answered or the batch
  * is full (a flood goes out in 64 KiB messages, not one per chunk). Publishes in flight are
  * bounded; past the bound the output is dropped and, once Redis has caught up, every watcher
- * gets a fresh screen instead (drop and resync, never an unbounded buffer).
+ * gets a fresh screen instead (drop and resync, never an unbounded buffer). Fresh screens after
+ * drops come at most every RESYNC_EVERY_MS: drawing one costs the relay's thread a throwaway
+ * terminal, and a flood (`cat` of a big file) otherwise made it draw one per dropped batch.
  */
 import type { ChannelRelay } from '../channel-relay.js';
 import type { Logger } from '../logger.js';
@@ -21,6 +23,8 @@ import { renderScreen } from './screen-snapshot.js';
 const BATCH_BYTES = 64 * 1024;
 /** Batches on their way to Redis (at most ~MAX_IN_FLIGHT * BATCH_BYTES held). */
 const MAX_IN_FLIGHT = 8;
+/** Fewest ms between two fresh screens after drops (a flood then redraws ~4 times a second). */
+export const RESYNC_EVERY_MS = 250;
 
 /** What SessionChannels calls on the data path while the session is watched. */
 export interface WatchTap {
@@ -45,6 +49,8 @@ export class SessionWatch implements WatchTap {
   private inFlight = 0;
   /** Output was dropped: send everyone a fresh screen once the publishes in flight are done. */
   private resync = false;
+  private resyncTimer?: NodeJS.Timeout;
+  private lastResyncAt = -Infinity;
   /** A screen is being rendered: output waits in the batch so it follows the screen. */
   private rendering = 0;
   private ended = false;
@@ -117,6 +123,7 @@ export class SessionWatch implements WatchTap {
     this.send({ type: 'end', reason });
     this.ended = true;
     clearImmediate(this.immediate);
+    clearTimeout(this.resyncTimer);
   }
 
   private flush(): void {
@@ -141,11 +148,22 @@ export class SessionWatch implements WatchTap {
       .finally(() => {
         this.inFlight--;
         if (this.inFlight === 0) this.flush();
-        if (this.resync && this.inFlight === 0) {
-          this.resync = false;
-          void this.screen(EVERYONE);
-        }
+        if (this.resync && this.inFlight === 0) this.scheduleResync();
       });
+  }
+
+  /** A fresh screen for everyone once Redis has caught up, at most every RESYNC_EVERY_MS. */
+  private scheduleResync(): void {
+    if (this.resyncTimer || this.ended) return;
+    const wait = Math.max(0, this.lastResyncAt + RESYNC_EVERY_MS - Date.now());
+    this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = undefined;
+      // A publish sent meanwhile (a resize, a new watcher's screen) calls back here when done.
+      if (!this.resync || this.inFlight > 0 || this.ended) return;
+      this.resync = false;
+      this.lastResyncAt = Date.now();
+      void this.screen(EVERYONE);
+    }, wait);
   }
 
   private drop(): void {

@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChannelRelay } from '../../src/channel-relay.js';
 import { createLogger } from '../../src/logger.js';
-import { SessionWatch, type Watchable } from '../../src/watch/session-watch.js';
+import { RESYNC_EVERY_MS, SessionWatch, type Watchable } from '../../src/watch/session-watch.js';
 import { decodeFrame, encodeFrame, EVERYONE, type WatchFrame } from '../../src/watch/watch-frames.js';
 import { isLeaveKey } from '../../src/watch/watch-terminal.js';
 
@@ -93,6 +93,33 @@ describe('SessionWatch', () => {
     await vi.advanceTimersByTimeAsync(5);
     expect(h.frames.at(-1)).toMatchObject({ type: 'output' });
     expect(h.outputs().endsWith('after resync')).toBe(true);
+  });
+
+  it('draws fresh screens after drops at most every RESYNC_EVERY_MS, however often Redis falls behind', async () => {
+    const t = relay(1);
+    const h = harness([t]);
+    const screens = () => h.frames.filter((f) => f.type === 'screen').length;
+    const floodUntilDrop = async () => {
+      h.holdPublishes(true);
+      const dropped = h.watch.dropped;
+      while (h.watch.dropped === dropped) {
+        h.watch.output(t, Buffer.alloc(40_000, 0x61));
+        await vi.advanceTimersByTimeAsync(1);
+      }
+      h.holdPublishes(false);
+      h.releaseAll();
+    };
+    await floodUntilDrop();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(screens()).toBe(1); // the first resync is not delayed
+    await floodUntilDrop();
+    await vi.advanceTimersByTimeAsync(RESYNC_EVERY_MS / 2);
+    expect(screens()).toBe(1); // a second drop soon after waits
+    h.watch.output(t, Buffer.from('ignored until the screen'));
+    await vi.advanceTimersByTimeAsync(RESYNC_EVERY_MS / 2);
+    expect(screens()).toBe(2);
+    expect(h.frames.at(-1)).toMatchObject({ type: 'screen', for: EVERYONE });
+    expect(h.outputs()).not.toContain('ignored');
   });
 
   it('sends a screen before any output that arrived while it was being drawn', async () => {
