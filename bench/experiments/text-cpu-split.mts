@@ -10,7 +10,8 @@
  *
  *   npx tsx bench/experiments/text-cpu-split.mts [MiB=64] [reps=2] [variant,...]
  *
- * Variants: exec-rec, exec-norec, pty-rec, pty-norec, exec-direct, pty-direct.
+ * Variants: exec-rec, exec-norec, pty-rec, pty-norec, exec-direct, pty-direct; and for the relay
+ * alone (binary is not recorded): bindown, bindown-direct, binup, binup-direct.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -60,6 +61,11 @@ try {
     { name: 'pty-direct', kind: 'text-pty' },
     { name: 'pty-rec', kind: 'text-pty', rec: true },
     { name: 'pty-norec', kind: 'text-pty', rec: false },
+    // Binary output and input are not recorded: the relay alone (shipped defaults).
+    { name: 'bindown-direct', kind: 'binary-down' },
+    { name: 'bindown', kind: 'binary-down', rec: true },
+    { name: 'binup-direct', kind: 'binary-up' },
+    { name: 'binup', kind: 'binary-up', rec: true },
   ];
   for (const v of variants.filter((x) => !only || only.includes(x.name))) {
     const profDir = makeTempDir('prof');
