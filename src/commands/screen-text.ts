@@ -107,10 +107,17 @@ export function readEchoed(buf: IBuffer, p: Prefix, lastRow: number, known: Prom
   return shown;
 }
 
-/** The cell column at which the row's text reaches `length` characters (wide characters take
- *  two cells). */
+/** The cell column at which the row's text (as translateToString gives it: a blank cell is a
+ *  space, a wide character fills two cells) reaches `length` characters. One pass over the row. */
 function columnOf(line: IBufferLine, length: number): number {
-  for (let col = 0; col <= line.length; col++) if (line.translateToString(false, 0, col).length >= length) return col;
+  let chars = 0;
+  const cell = line.getCell(0);
+  for (let col = 0; col < line.length; ) {
+    if (chars >= length) return col;
+    line.getCell(col, cell);
+    chars += cell?.getChars().length || 1;
+    col += Math.max(1, cell?.getWidth() ?? 1);
+  }
   return line.length;
 }
 
