@@ -121,6 +121,11 @@ export class SessionWatch implements WatchTap {
     if (this.ended) return;
     this.flush();
     this.send({ type: 'end', reason });
+    this.close();
+  }
+
+  /** Nobody watches any more: nothing further is published (a pending batch or redraw is let go). */
+  close(): void {
     this.ended = true;
     clearImmediate(this.immediate);
     clearTimeout(this.resyncTimer);

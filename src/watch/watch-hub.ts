@@ -135,6 +135,7 @@ export class WatchHub {
     const w = this.watched.get(sessionId);
     this.watched.delete(sessionId);
     if (w && target.watch === w.watch) target.watch = undefined;
+    w?.watch.close();
     if (w && w.watch.dropped) this.o.log.info({ session: sessionId, dropped: w.watch.dropped }, 'watch: output was dropped and resynced');
   }
 }
