@@ -51,7 +51,7 @@ function showsPrompt(line: IBufferLine | undefined, p: PromptShape): boolean {
  * `known` is a prompt seen on earlier lines: it finds the start when the prefix was captured
  * off the prompt (a key typed before the prompt was displayed, e.g. right after Ctrl-C).
  */
-export function readCommand(buf: IBuffer, p: Prefix, lastRow: number, known?: PromptShape): string {
+function readCommand(buf: IBuffer, p: Prefix, lastRow: number, known?: PromptShape): string {
   const end = logicalEnd(buf, lastRow);
   const top = p.marker.isDisposed ? -1 : p.marker.line;
   let start = -1;
@@ -96,10 +96,10 @@ export function readEchoed(buf: IBuffer, p: Prefix, lastRow: number, known: Prom
   const top = p.marker.line;
   if (top > end || end - top > MAX_ROWS) return shown;
   for (let y = end; y >= top; y--) {
-    const row = buf.getLine(y)?.translateToString(true) ?? '';
-    const at = row.lastIndexOf(known.text);
-    if (at < 0) continue;
-    const col = columnOf(buf.getLine(y)!, at + known.text.length);
+    const line = buf.getLine(y);
+    const at = line ? line.translateToString(true).lastIndexOf(known.text) : -1;
+    if (!line || at < 0) continue;
+    const col = columnOf(line, at + known.text.length);
     if (y === top && col - known.text.length < p.col) break;
     const after = textBetween(buf, y, col, end);
     return keys.accepts(after) ? after : shown;

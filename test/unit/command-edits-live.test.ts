@@ -78,11 +78,13 @@ async function typeCorpus(mode: 'keys' | 'burst', rules: Rule[]): Promise<Record
   // bracketed paste on each time readline starts reading a line. (Keys typed while a command
   // still runs go to the tty's own line editing, where Ctrl-R reprints the line instead of
   // searching history: the type-ahead entry is the only one typed that way, on purpose.)
+  /** What the log and the screen hold, for a timeout's message. */
+  const seen = () => JSON.stringify({ logged: logged.map((e) => e.command), screenTail: target.output().slice(-400) });
   let enters = 0;
   const prompts = () => target.output().split('\x1b[?2004h').length - 1;
   const atPrompt = () =>
     waitUntil('the shell is back at its prompt', async () => prompts() > enters, {
-      timeoutMs: 15_000, details: () => JSON.stringify({ logged: logged.map((e) => e.command), screenTail: target.output().slice(-400) }),
+      timeoutMs: 15_000, details: seen,
     });
   const names = Object.keys(CORPUS);
   for (const [n, name] of names.entries()) {
@@ -99,7 +101,7 @@ async function typeCorpus(mode: 'keys' | 'burst', rules: Rule[]): Promise<Record
     await send(`echo sentinel-${n}\r`);
     enters++;
     await waitUntil(`sentinel ${n} ran`, async () => target.output().includes(`\rsentinel-${n}\r\n`), {
-      timeoutMs: 15_000, details: () => JSON.stringify({ logged: logged.map((e) => e.command), screenTail: target.output().slice(-400) }),
+      timeoutMs: 15_000, details: seen,
     });
   }
   await send('x'); // releases the last held entry
