@@ -13,7 +13,7 @@ import { createAuditLogger, type Logger } from './logger.js';
 import { join } from 'node:path';
 import { AuditQueues } from './audit/audit-queues.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from './redis.js';
-import { connectRedis, describeRedis, type RedisClient } from './redis-connection.js';
+import { connectRedis, describeRedis, whenReady, type RedisClient } from './redis-connection.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisHealth } from './redis-health.js';
 import { Journal, journalFile, type JournalSink } from './journal.js';
@@ -134,10 +134,15 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
         probeRedis = connectRedis(cfg, { probe: true });
         for (const r of [redis, workerRedis, probeRedis]) r.on('error', (err: Error) => ilog.debug({ err }, 'redis error'));
         health = new RedisHealth(probeRedis, [redis], { intervalMs: cfg.registry.probeInterval, deadlineMs: cfg.registry.probeTimeout }, ilog);
-        health.start();
         await redis.ping().catch((err: Error) => {
           throw new WardenError('REDIS_UNAVAILABLE', `${describeRedis(cfg)}: ${err.message}`);
         });
+        // The probe fails at once while it is still connecting (no offline queue): started
+        // before it is ready, a slow start (a Cluster learning its slots) would read as an outage.
+        await whenReady(probeRedis, 10_000).catch((err: Error) => {
+          throw new WardenError('REDIS_UNAVAILABLE', `${describeRedis(cfg)}: the health probe connection is ${err.message}`);
+        });
+        health.start();
         registry = new Registry(redis, keys, { retentionMs: cfg.registry.retention, historyMax: cfg.registry.historyMax, listener: fleet });
         instances = new InstanceRegistry(redis, keys);
         counters = new Counters(redis, keys);

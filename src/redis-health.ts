@@ -27,6 +27,7 @@ export class RedisHealth {
   private outstanding = false;
   private timer?: NodeJS.Timeout;
   private deadlineTimer?: NodeJS.Timeout;
+  private verdict?: NodeJS.Immediate;
   private readonly listeners: Array<(up: boolean) => void> = [];
 
   /**
@@ -59,6 +60,7 @@ export class RedisHealth {
   stop(): void {
     clearInterval(this.timer);
     clearTimeout(this.deadlineTimer);
+    clearImmediate(this.verdict);
   }
 
   private tick(): void {
@@ -66,17 +68,24 @@ export class RedisHealth {
     if (this.outstanding) return;
     if (!this.watched.every((c) => c.status === 'ready')) return this.set(false, 'connection not ready');
     this.outstanding = true;
-    const sent = Date.now();
-    this.deadlineTimer = setTimeout(() => this.set(false, `no answer to PING within ${this.opts.deadlineMs} ms`), this.opts.deadlineMs);
+    let missed = false;
+    // The verdict waits one more pass of I/O (setImmediate runs after the poll phase): when
+    // this process's own event loop was blocked past the deadline (a long GC, a starved CPU),
+    // an answer already waiting in the socket is read first. Lag of our own is not a Redis
+    // outage; a PING still unanswered after the deadline and that pass is.
+    this.deadlineTimer = setTimeout(() => {
+      this.verdict = setImmediate(() => {
+        missed = true;
+        this.set(false, `no answer to PING within ${this.opts.deadlineMs} ms`);
+      });
+    }, this.opts.deadlineMs);
     this.probe.ping().then(
-      () => {
-        const took = Date.now() - sent;
-        if (took <= this.opts.deadlineMs) this.set(true);
-        else this.set(false, `PING answered after ${took} ms`);
-      },
+      // An answer after the verdict does not count: a slow Redis is as unavailable as a frozen one.
+      () => void (missed || this.set(true)),
       (err: Error) => this.set(false, err.message),
     ).finally(() => {
       clearTimeout(this.deadlineTimer);
+      clearImmediate(this.verdict);
       this.outstanding = false;
     });
   }

@@ -107,7 +107,7 @@ describe('Redis Cluster (3 masters)', () => {
 
   it('runs the core path: exec with its exit status, sessions, the command log and a kill', async () => {
     const res = await runSsh({ port: w.port, login: 'alice@target@web1', identity: w.aliceKey, command: 'echo on-cluster; exit 3' });
-    expect(res.stdout.toString()).toBe('on-cluster\n');
+    expect(res.stdout.toString(), `${res.stderr}\n${w.log().slice(-3000)}`).toBe('on-cluster\n');
     expect(res.code).toBe(3);
     await waitUntil('exec recorded as finished', async () => (await sessions(w)).recent.some((r) => r.command?.includes('on-cluster') && r.state === 'finished' && r.exitStatus === '3'), { intervalMs: 300 });
     await waitUntil('exec in the command log', async () => (await runCli(['commands', '--grep', 'on-cluster', '--json', '--config', w.configFile])).stdout.includes('on-cluster'), { intervalMs: 300 });
