@@ -10,10 +10,16 @@
  *
  *   npx tsx bench/experiments/text-cpu-split.mts [MiB=64] [reps=2] [variant,...]
  *
- * Variants: exec-rec, exec-norec, pty-rec, pty-norec, exec-direct, pty-direct; and for the relay
- * alone (binary is not recorded): bindown, bindown-direct, binup, binup-direct.
+ * Variants: exec-rec, exec-norec, pty-rec, pty-norec, exec-direct, pty-direct; pty-watched (as
+ * pty-rec, with a `warden watch` process attached to each transfer's session); and for the
+ * relay alone (binary is not recorded): bindown, bindown-direct, binup, binup-direct.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { RedisKeys } from '../../src/redis-keys.js';
+import { Registry } from '../../src/registry.js';
+import { REPO_ROOT } from '../../test/helpers/redis.js';
 import path from 'node:path';
 import { makeTempDir, sleep } from '../../test/helpers/processes.js';
 import { CRYPTO } from '../crypto.js';
@@ -46,6 +52,34 @@ async function quiet(pid: number): Promise<void> {
   }
 }
 
+/**
+ * Attach a `warden watch` process (output drained) to the next live shell that appears; the
+ * returned function stops it. The watcher's CPU is its own process's, not counted here.
+ */
+function watchNextShell(redisUrl: string, prefix: string, configFile: string): () => void {
+  const redis = new Redis(redisUrl);
+  const registry = new Registry(redis, new RedisKeys(prefix), { retentionMs: 3_600_000, historyMax: 10_000 });
+  let child: ChildProcess | undefined;
+  let stopped = false;
+  void (async () => {
+    const before = new Set((await registry.listLive()).map((r) => r.id));
+    while (!stopped) {
+      const id = (await registry.listLive()).find((r) => !before.has(r.id) && r.kind === 'shell')?.id;
+      if (id) {
+        child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/warden.js'), 'watch', id, '--config', configFile], { stdio: ['ignore', 'pipe', 'ignore'] });
+        child.stdout!.resume();
+        return;
+      }
+      await sleep(20);
+    }
+  })();
+  return () => {
+    stopped = true;
+    child?.kill('SIGTERM');
+    redis.disconnect();
+  };
+}
+
 const teardown = new Teardown();
 process.on('SIGINT', () => void teardown.run().then(() => process.exit(130)));
 try {
@@ -54,13 +88,14 @@ try {
   teardown.push('text', () => text.remove());
   const sshdPid = Number(readFileSync(path.join(target.dir, 'sshd.pid'), 'utf8').trim() || NaN);
 
-  const variants: Array<{ name: string; kind: KindName; rec?: boolean }> = [
+  const variants: Array<{ name: string; kind: KindName; rec?: boolean; watched?: boolean }> = [
     { name: 'exec-direct', kind: 'text-exec' },
     { name: 'exec-rec', kind: 'text-exec', rec: true },
     { name: 'exec-norec', kind: 'text-exec', rec: false },
     { name: 'pty-direct', kind: 'text-pty' },
     { name: 'pty-rec', kind: 'text-pty', rec: true },
     { name: 'pty-norec', kind: 'text-pty', rec: false },
+    { name: 'pty-watched', kind: 'text-pty', rec: true, watched: true },
     // Binary output and input are not recorded: the relay alone (shipped defaults).
     { name: 'bindown-direct', kind: 'binary-down' },
     { name: 'bindown', kind: 'binary-down', rec: true },
@@ -72,13 +107,16 @@ try {
     let p: BenchPath;
     let wardenPid = NaN;
     let stop = async () => undefined as void;
+    let watchEach: (() => () => void) | undefined;
     if (v.rec === undefined) {
       p = { name: 'direct', ssh: (command, o) => sshCommand({ port: target.port, login: target.user, identity: target.clientKeyPath, command, tty: o.tty, extraArgs: o.crypto.opensshArgs }), connect: () => { throw new Error('unused'); } };
     } else {
-      const w = await startBenchWarden({ redisUrl: redis.url, target, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir], extraYaml: v.rec ? '' : 'recording: { enabled: false }' });
+      const w = await startBenchWarden({ redisUrl: redis.url, target, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir], // The watched user's notice would add bytes to the transfer it checks.
+        extraYaml: `${v.rec ? '' : 'recording: { enabled: false }'}\n${v.watched ? 'watch: { notifyUser: false }' : ''}` });
       p = wardenBenchPath(w);
       wardenPid = w.pid;
       stop = () => w.stop();
+      if (v.watched) watchEach = () => watchNextShell(redis.url, w.redisPrefix, w.configFile);
     }
     const tc = { signal: new AbortController().signal, text, wardenPid };
     await transfer(tc, v.kind, p, CRYPTO.equal, 8 * MIB); // warm-up (JIT, recording worker start)
@@ -100,8 +138,10 @@ try {
       const s0 = treeCpuSeconds(sshdPid);
       const c0 = reapedChildrenCpuSeconds();
       const t0 = monoUs();
+      const unwatch = watchEach?.();
       secs.push((await transfer(tc, v.kind, p, CRYPTO.equal, mib * MIB)).seconds);
       windows.push([t0, monoUs()]);
+      unwatch?.();
       sshd += treeCpuSeconds(sshdPid) - s0;
       ssh += reapedChildrenCpuSeconds() - c0;
       if (Number.isNaN(wardenPid)) continue;

@@ -21,8 +21,13 @@ import { encodeFrame, EVERYONE, type WatchFrame } from './watch-frames.js';
 import { renderScreen } from './screen-snapshot.js';
 
 const BATCH_BYTES = 64 * 1024;
-/** Batches on their way to Redis (at most ~MAX_IN_FLIGHT * BATCH_BYTES held). */
-const MAX_IN_FLIGHT = 8;
+/**
+ * Batches on their way to Redis (at most ~MAX_IN_FLIGHT * BATCH_BYTES held). Two keep a
+ * stream moving (one answered while the next fills) at 64 KiB per round trip; a flood that
+ * outruns that is drawn as screens anyway, and each batch more published before the drop was
+ * relay CPU, Redis and watcher work for output nobody can read at that speed.
+ */
+export const MAX_IN_FLIGHT = 2;
 /** Fewest ms between two fresh screens after drops (a flood then redraws ~4 times a second). */
 export const RESYNC_EVERY_MS = 250;
 

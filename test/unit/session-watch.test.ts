@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChannelRelay } from '../../src/channel-relay.js';
 import { createLogger } from '../../src/logger.js';
-import { RESYNC_EVERY_MS, SessionWatch, type Watchable } from '../../src/watch/session-watch.js';
+import { MAX_IN_FLIGHT, RESYNC_EVERY_MS, SessionWatch, type Watchable } from '../../src/watch/session-watch.js';
 import { decodeFrame, encodeFrame, EVERYONE, type WatchFrame } from '../../src/watch/watch-frames.js';
 import { isLeaveKey } from '../../src/watch/watch-terminal.js';
 
@@ -83,7 +83,7 @@ describe('SessionWatch', () => {
       h.watch.output(t, Buffer.alloc(40_000, 0x61)); // a flood: 8 MB while Redis answers nothing
       await vi.advanceTimersByTimeAsync(5);
     }
-    expect(h.frames.length).toBe(8); // the in-flight bound; the rest was dropped
+    expect(h.frames.length).toBe(MAX_IN_FLIGHT); // the in-flight bound; the rest was dropped
     expect(h.watch.dropped).toBeGreaterThan(0);
     h.holdPublishes(false);
     h.releaseAll();
