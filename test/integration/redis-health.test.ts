@@ -57,7 +57,7 @@ describe('RedisHealth with a real server', () => {
     const probe = stallingProbe(() => 3 * DEADLINE_MS);
     const { health, changes } = watch(probe);
     try {
-      await waitUntil('five stalled PINGs', () => probe.pings >= 5, { timeoutMs: 10_000, intervalMs: 20 });
+      await waitUntil('five stalled PINGs', async () => probe.pings >= 5, { timeoutMs: 10_000, intervalMs: 20 });
       expect(changes, 'no outage reported for a stall of our own').toEqual([]);
       expect(health.available).toBe(true);
     } finally {
@@ -69,11 +69,11 @@ describe('RedisHealth with a real server', () => {
     const probe = stallingProbe(() => 0);
     const { health, changes } = watch(probe);
     try {
-      await waitUntil('a first answered PING', () => probe.pings >= 2, { timeoutMs: 5_000, intervalMs: 20 });
+      await waitUntil('a first answered PING', async () => probe.pings >= 2, { timeoutMs: 5_000, intervalMs: 20 });
       server.signal('SIGSTOP');
-      await waitUntil('unavailable', () => !health.available, { timeoutMs: 5_000, intervalMs: 10 });
+      await waitUntil('unavailable', async () => !health.available, { timeoutMs: 5_000, intervalMs: 10 });
       server.signal('SIGCONT');
-      await waitUntil('available again', () => health.available, { timeoutMs: 5_000, intervalMs: 10 });
+      await waitUntil('available again', async () => health.available, { timeoutMs: 5_000, intervalMs: 10 });
       expect(changes).toEqual([false, true]);
     } finally {
       server.signal('SIGCONT');
