@@ -13,9 +13,10 @@ import { createAuditLogger, type Logger } from './logger.js';
 import { join } from 'node:path';
 import { AuditQueues } from './audit/audit-queues.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from './redis.js';
-import { connectRedis, describeRedis, whenReady, type RedisClient } from './redis-connection.js';
+import { connectRedis, describeRedis, type RedisClient } from './redis-connection.js';
 import { RedisKeys } from './redis-keys.js';
-import { RedisHealth } from './redis-health.js';
+import type { RedisHealth } from './redis-health.js';
+import { startRedisProbe } from './redis-probe.js';
 import { Journal, journalFile, type JournalSink } from './journal.js';
 import { makePrivateDir, widerThanPrivate } from './private-files.js';
 import { withTimeout } from './timeout.js';
@@ -69,8 +70,8 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   let frontDoor!: FrontDoor;
   let address!: AddressInfo;
   let workerRedis!: RedisClient;
-  let probeRedis!: RedisClient;
   let health!: RedisHealth;
+  let closeProbe = () => {};
   let control!: ControlPlane;
   let instances!: InstanceRegistry;
   let counters!: Counters;
@@ -131,18 +132,11 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
       start: async () => {
         redis = connectRedis(cfg);
         workerRedis = connectRedis(cfg, { blocking: true });
-        probeRedis = connectRedis(cfg, { probe: true });
-        for (const r of [redis, workerRedis, probeRedis]) r.on('error', (err: Error) => ilog.debug({ err }, 'redis error'));
-        health = new RedisHealth(probeRedis, [redis], { intervalMs: cfg.registry.probeInterval, deadlineMs: cfg.registry.probeTimeout }, ilog);
+        for (const r of [redis, workerRedis]) r.on('error', (err: Error) => ilog.debug({ err }, 'redis error'));
         await redis.ping().catch((err: Error) => {
           throw new WardenError('REDIS_UNAVAILABLE', `${describeRedis(cfg)}: ${err.message}`);
         });
-        // The probe fails at once while it is still connecting (no offline queue): started
-        // before it is ready, a slow start (a Cluster learning its slots) would read as an outage.
-        await whenReady(probeRedis, 10_000).catch((err: Error) => {
-          throw new WardenError('REDIS_UNAVAILABLE', `${describeRedis(cfg)}: the health probe connection is ${err.message}`);
-        });
-        health.start();
+        ({ health, close: closeProbe } = await startRedisProbe(cfg, redis, ilog));
         registry = new Registry(redis, keys, { retentionMs: cfg.registry.retention, historyMax: cfg.registry.historyMax, listener: fleet });
         instances = new InstanceRegistry(redis, keys);
         counters = new Counters(redis, keys);
@@ -158,8 +152,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
       },
       stop: async () => {
         // Last: every session of ours is final by now, so nobody reaps them as lost.
-        health.stop();
-        probeRedis.disconnect();
+        closeProbe();
         await withTimeout(fleet.close(), 1_000);
         // Bounded: a frozen or unreachable Redis answers neither; disconnect fails what waits.
         await withTimeout(instances.forget(id).catch(() => {}), 1_000);

@@ -116,22 +116,6 @@ export async function connectRedisForCli(cfg: ConnectionConfig): Promise<RedisCl
   return redis;
 }
 
-/** Resolves once `client` is ready (connected, and for a Cluster its slots known); rejects after `timeoutMs`. */
-export function whenReady(client: RedisClient, timeoutMs: number): Promise<void> {
-  if (client.status === 'ready') return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onReady = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      client.off('ready', onReady);
-      reject(new Error(`not ready within ${timeoutMs} ms (status ${client.status})`));
-    }, timeoutMs);
-    client.once('ready', onReady);
-  });
-}
-
 /** A second connection like `redis` for a blocking reader (BullMQ QueueEvents). */
 export function duplicateBlocking(redis: RedisClient): RedisClient {
   if (redis instanceof Cluster) return redis.duplicate(undefined, { redisOptions: { ...redis.options.redisOptions, maxRetriesPerRequest: null } });
