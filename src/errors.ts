@@ -67,6 +67,18 @@ export function endMessage(end: SessionEnd): string {
   return END_MESSAGES[end.reason]({ ...end, by: end.by === undefined ? undefined : printable(end.by, 128), detail: end.detail === undefined ? undefined : printable(end.detail, 512) });
 }
 
+/**
+ * What an 'error' on the client's connection ends the session as. ssh2 tags errors of the
+ * socket `level: 'socket'`: the client's transport went away (a reset, as paramiko and other
+ * libraries close after their last command), which is the client leaving, not an internal
+ * error. Its keepalive timeout is `client-timeout`. Anything else broke the protocol.
+ */
+export function endForClientError(err: Error & { level?: string; code?: string }, loggedIn: boolean): SessionEnd {
+  if (err.level === 'client-timeout') return { reason: 'client_timeout' };
+  if (err.level === 'socket') return { reason: 'client_closed', detail: `the client's connection failed (${printable(err.code ?? err.message, 64)})` };
+  return { reason: loggedIn ? 'error' : 'auth_failed', detail: 'protocol error' };
+}
+
 /** Reasons where the peer ended things (or never got in): nothing to tell them. */
 const UNTOLD: ReadonlySet<EndReason> = new Set(['client_closed', 'client_timeout', 'auth_failed', 'auth_timeout', 'target_closed']);
 

@@ -13,7 +13,7 @@ import { createSessionMachine, type ConnectInput } from '../machines/session.mac
 import type { EndReason, SessionEnd, SessionEvent, SessionState } from '../machines/session.types.js';
 import type { ChannelRelay } from './channel-relay.js';
 import type { Config } from './config.js';
-import { farewellFor, NOTICES } from './errors.js';
+import { endForClientError, farewellFor, NOTICES } from './errors.js';
 import type { Permission } from './grants.js';
 import type { HostKeyStore } from './hostkeys.js';
 import { newSessionId } from './ids.js';
@@ -196,11 +196,10 @@ export class Session {
 
   private wire(): void {
     const c = this.client;
-    c.on('error', (err: Error) => {
-      // ssh2 reports protocol violations here and half-closes; the session ends with them.
-      this.log.info({ err: printable(err.message) }, 'client connection error');
-      const timeout = /keepalive timeout/i.test(err.message);
-      this.send({ type: 'END', reason: timeout ? 'client_timeout' : this.record.user ? 'error' : 'auth_failed', detail: timeout ? undefined : 'protocol error' });
+    c.on('error', (err: Error & { level?: string }) => {
+      // ssh2 reports socket errors and protocol violations here; the session ends with them.
+      this.log.info({ err: printable(err.message), level: err.level }, 'client connection error');
+      this.send({ type: 'END', ...endForClientError(err, Boolean(this.record.user)) });
     });
     c.on('close', () => this.send({ type: 'END', reason: 'client_closed' }));
     c.on('authentication', (ctx) => this.login.attempt(ctx));

@@ -2,6 +2,8 @@
  * Session behaviour through the in-process harness (ssh2 client → Warden → ssh2 target, real
  * redis-server): the auth, menu, refusal and kill paths, each in well under a second.
  */
+import net from 'node:net';
+import { once } from 'node:events';
 import type { ClientChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, utils } from '../../src/ssh2.js';
@@ -122,5 +124,20 @@ describe('kill', () => {
     expect(res.stderr).toContain('Terminated by admin carol: maintenance');
     expect(res.code).toBe(255);
     expect(await warden.instance.supervisor.kill(id!, { reason: 'admin_kill', by: 'carol' })).toEqual({ outcome: 'absent' });
+  });
+});
+
+describe('ends', () => {
+  it('a client that resets its connection after its command (as paramiko does) closed it; no internal error', async () => {
+    const sock = net.connect(warden.port, '127.0.0.1');
+    await once(sock, 'connect');
+    const c = await warden.connect('alice@t1', { privateKey: warden.aliceKey, sock });
+    expect((await exec(c, 'uptime')).code).toBe(0);
+    let id: string | undefined;
+    await waitUntil('the live record', async () => (id = (await warden.instance.registry.listLive()).find((r) => r.command === 'uptime')?.id) !== undefined);
+    c.on('error', () => {}); // the reset is ours
+    sock.resetAndDestroy();
+    await waitUntil('record final', async () => (await warden.instance.registry.get(id!))?.state === 'finished');
+    expect(await warden.instance.registry.get(id!)).toMatchObject({ reason: 'client_closed', detail: "the client's connection failed (ECONNRESET)", exitStatus: '0' });
   });
 });
