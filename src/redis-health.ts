@@ -3,9 +3,10 @@
  * is frozen (SIGSTOP, a long fork, a partition without RST), because nothing closed the
  * socket. A PING on a connection of its own, every `intervalMs`, must answer within
  * `deadlineMs`; a late answer counts as a failure too, so a slow Redis is as unavailable as a
- * frozen one (but a stall of this process's own event loop is not: see tick). Its own connection keeps the probe out of the queue of the main one (where a
- * backlog of registry writes would delay it) and, with no offline queue, it fails at once
- * while disconnected instead of waiting for a reconnect.
+ * frozen one (a stall of this process's own event loop is not: see tick). Its own connection
+ * keeps the probe out of the queue of the main one (where a backlog of registry writes would
+ * delay it) and, with no offline queue, it fails at once while disconnected instead of waiting
+ * for a reconnect.
  *
  * Nothing here is awaited by anyone: logins read `available`, a boolean.
  */
