@@ -111,8 +111,9 @@ try {
     if (v.rec === undefined) {
       p = { name: 'direct', ssh: (command, o) => sshCommand({ port: target.port, login: target.user, identity: target.clientKeyPath, command, tty: o.tty, extraArgs: o.crypto.opensshArgs }), connect: () => { throw new Error('unused'); } };
     } else {
-      const w = await startBenchWarden({ redisUrl: redis.url, target, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir], // The watched user's notice would add bytes to the transfer it checks.
-        extraYaml: `${v.rec ? '' : 'recording: { enabled: false }'}\n${v.watched ? 'watch: { notifyUser: false }' : ''}` });
+      // A watched user's notice would add bytes to the transfer, which checks its byte count.
+      const extraYaml = `${v.rec ? '' : 'recording: { enabled: false }'}\n${v.watched ? 'watch: { notifyUser: false }' : ''}`;
+      const w = await startBenchWarden({ redisUrl: redis.url, target, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir], extraYaml });
       p = wardenBenchPath(w);
       wardenPid = w.pid;
       stop = () => w.stop();
