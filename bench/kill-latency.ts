@@ -29,6 +29,8 @@ import { startBenchWarden, type BenchWarden } from './warden-process.js';
 interface Live {
   marker: string;
   child: ChildProcess;
+  /** Resolves when the target's shell printed the marker: the session is up end to end. */
+  up: Promise<void>;
   /** When the client's stderr carried "Terminated by admin". */
   toldAt: Promise<number>;
   exitedAt: Promise<number>;
@@ -51,7 +53,15 @@ function openSession(w: BenchWarden): Live {
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   trackChild(child);
-  child.stdout!.on('data', () => {});
+  let out = '';
+  const up = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString('utf8');
+      if (out.includes(marker)) resolve();
+    });
+    child.once('exit', () => reject(new Error(`session ${marker} ended before its shell printed the marker`)));
+  });
+  up.catch(() => {});
   let err = '';
   const toldAt = new Promise<number>((resolve) => {
     child.stderr!.on('data', (d: Buffer) => {
@@ -60,7 +70,7 @@ function openSession(w: BenchWarden): Live {
     });
     child.once('exit', () => resolve(NaN)); // no message: NaN fails the check below
   });
-  return { marker, child, toldAt, exitedAt: new Promise((resolve) => child.once('exit', () => resolve(performance.now()))) };
+  return { marker, child, up, toldAt, exitedAt: new Promise((resolve) => child.once('exit', () => resolve(performance.now()))) };
 }
 
 /**
@@ -108,6 +118,9 @@ export const killLatency: Measurement = {
             const recs = await registry.listLive();
             return opened.every((s) => recs.some((r) => mentions(r, s.marker)));
           }, { timeoutMs: 120_000, intervalMs: 100 });
+          // A registered session may still be starting its shell on the target; a kill timed
+          // meanwhile would measure the bench's own logins competing for the CPU.
+          await Promise.all(opened.map((s) => s.up));
         }
       };
       const pick = async () => {

@@ -1,22 +1,68 @@
 #!/usr/bin/env node
-// Entry point for `warden` / `npx warden`. Runs the compiled CLI (npm ci builds it via the
-// `prepare` script; `npm run build` rebuilds it).
+// Entry point for `warden` / `npx warden` (CommonJS: bin/package.json says so, and Node's ES
+// module loader alone costs a cold start ~25 ms). Runs the compiled CLI: `npm ci` builds it
+// via the `prepare` script, `npm run build` rebuilds it.
 //
 // `warden start` runs tsc's output (dist/src) as it is. Every other command is an admin's
-// one-shot call that pays Node's cold start, so it runs from the CLI bundle (dist/cli, built by
-// scripts/build-cli.js), which loads in a fraction of the time: same code, fewer files. A
-// bundle older than tsc's output (a `tsc` without the bundling step) is not used.
-import { existsSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+// one-shot call that pays Node's cold start, so it runs from the CLI bundle (dist/cli/warden.cjs,
+// built by scripts/build-cli.js), compiled with V8's code cache: the cache (warden.cjs.cache
+// beside it) holds the compiled functions of an earlier run, so a call skips most parsing and
+// compiling. The first run, or one whose cache V8 rejects (another Node version, other V8
+// flags), compiles from source and leaves a fresh cache; a directory it may not write to
+// only means no cache. A bundle older than tsc's output (a `tsc` without the bundling step)
+// is not used.
+'use strict';
+const { existsSync, readFileSync, renameSync, statSync, writeFileSync } = require('node:fs');
+const Module = require('node:module');
+const path = require('node:path');
+const { pathToFileURL } = require('node:url');
+const vm = require('node:vm');
 
-const compiled = new URL('../dist/src/cli.js', import.meta.url);
-const bundle = new URL('../dist/cli/warden.js', import.meta.url);
-if (!existsSync(fileURLToPath(compiled))) {
-  console.error('warden: not built yet. Run `npm ci` (or `npm run build`) in the Warden checkout first.');
-  process.exit(1);
+const compiled = path.join(__dirname, '../dist/src/cli.js');
+const bundle = path.join(__dirname, '../dist/cli/warden.cjs');
+
+/** Load the bundle as require() would, but with V8's code cache. */
+function loadBundle() {
+  const cacheFile = `${bundle}.cache`;
+  let cachedData;
+  try {
+    cachedData = readFileSync(cacheFile);
+  } catch {
+    cachedData = undefined;
+  }
+  const script = new vm.Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData });
+  const mod = new Module(bundle, module);
+  mod.filename = bundle;
+  mod.paths = Module._nodeModulePaths(path.dirname(bundle));
+  Module._cache[bundle] = mod;
+  script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(bundle), mod, bundle, path.dirname(bundle));
+  mod.loaded = true;
+  if (cachedData === undefined || script.cachedDataRejected) {
+    // After the command: the cache then also holds the functions it compiled while running.
+    process.once('exit', () => {
+      const tmp = `${cacheFile}.${process.pid}`;
+      try {
+        writeFileSync(tmp, script.createCachedData());
+        renameSync(tmp, cacheFile);
+      } catch {
+        // A read-only install: the next run compiles from source, as this one did.
+      }
+    });
+  }
+  return mod.exports;
 }
-const argv = process.argv.slice(2);
-const mtime = (url) => statSync(fileURLToPath(url), { throwIfNoEntry: false })?.mtimeMs ?? -1;
-const cli = argv[0] !== 'start' && mtime(bundle) >= mtime(compiled) ? bundle : compiled;
-const { main } = await import(cli.href);
-process.exitCode = await main(argv);
+
+async function run() {
+  if (!existsSync(compiled)) {
+    console.error('warden: not built yet. Run `npm ci` (or `npm run build`) in the Warden checkout first.');
+    return 1;
+  }
+  const argv = process.argv.slice(2);
+  const mtime = (file) => statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? -1;
+  const { main } = argv[0] !== 'start' && mtime(bundle) >= mtime(compiled) ? loadBundle() : await import(pathToFileURL(compiled).href);
+  return main(argv);
+}
+
+run().then((code) => {
+  process.exitCode = code;
+});

@@ -5,7 +5,9 @@
  * cut at its maximum duration.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import Module from 'node:module';
 import path from 'node:path';
+import vm from 'node:vm';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InstanceRegistry } from '../../src/instance-registry.js';
@@ -260,36 +262,64 @@ describe('warden kill when the owner cannot answer', () => {
 
 describe('what `warden kill` loads', () => {
   /**
-   * Warden modules that only the server runs: the SSH front door, the actors, the admin plane,
-   * and the whole config's validation (a kill reads only its Redis part: config-connection.js).
+   * Warden modules that only the server runs: the SSH front door, the actors, the admin plane.
+   * None of them is in the CLI bundle at all (`warden start` runs from dist/src).
    */
-  const SERVER_INPUT = /^dist\/(src\/(instance|front-door|session|supervisor|channel-relay|ssh2|config|config-fields)\.js|src\/admin\/admin-server\.js|machines\/session\.machine\.js)$/;
-  /** Packages only the server needs (ssh2 at all: the full config's key checks load its parser). */
+  const SERVER_INPUT = /^dist\/(src\/(instance|front-door|session|supervisor|channel-relay|ssh2)\.js|src\/admin\/admin-server\.js|machines\/session\.machine\.js)$/;
+  /**
+   * Packages only the server needs. ssh2 at all: the full config's key checks require its key
+   * parser when config.js is evaluated, so its absence shows that a kill read only the config's
+   * Redis part (config.js is in the bundle for `check-config`, behind a lazy import).
+   */
   const SERVER_PACKAGE = /node_modules\/(ssh2\/|fastify\/|@fastify\/|@xterm\/|xstate\/|pino\/|prom-client\/)/;
 
-  it('kills from the CLI bundle without loading the SSH server, the actor runtime, the admin plane or the full config', async () => {
+  it('has none of the server in the CLI bundle', () => {
+    const meta = JSON.parse(readFileSync(path.join(REPO_ROOT, 'dist/cli/meta.json'), 'utf8')) as { outputs: Record<string, { inputs: Record<string, unknown> }> };
+    const inputs = Object.keys(meta.outputs['dist/cli/warden.cjs']?.inputs ?? {});
+    expect(inputs).toContain('dist/src/control-client.js');
+    expect(inputs).toContain('dist/src/config.js');
+    expect(inputs.filter((i) => SERVER_INPUT.test(i) || i.includes('node_modules/bullmq/'))).toEqual([]);
+  });
+
+  it('kills from the CLI bundle without loading the SSH server, the actor runtime, the admin plane, BullMQ or the full config', async () => {
     const live = openSession(warden, 'traced-kill');
     const rec = await liveRecord(warden.instance.registry, 'traced-kill', live);
-    const run = await runCliTraced(['kill', rec.id, '--by', 'kit', '--config', warden.configFile]);
+    const run = await runCliTraced(['kill', rec.id, '--by', 'kit', '--json', '--config', warden.configFile]);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toContain(`Killed session ${rec.id} on ${rec.instance} (user notified "Terminated by admin kit")`);
+    // The kill went over the owner's kill channel, not the BullMQ queue it falls back to.
+    expect(JSON.parse(run.stdout)).toMatchObject({ outcome: 'killed', sessionId: rec.id, instance: rec.instance, via: 'channel' });
     expect(await live.exited).toBe(255);
     expect(live.err()).toContain('Terminated by admin kit');
 
     const loaded = run.modules.map((f) => path.relative(REPO_ROOT, f));
-    // The bundle ran (not tsc's dist/src), and the control path inside it was reached.
-    expect(loaded).toContain('dist/cli/warden.js');
-    const meta = JSON.parse(readFileSync(path.join(REPO_ROOT, 'dist/cli/meta.json'), 'utf8')) as { outputs: Record<string, { inputs: Record<string, unknown> }> };
-    const inputs = loaded.flatMap((f) => Object.keys(meta.outputs[f]?.inputs ?? {}));
-    expect(inputs).toContain('dist/src/control-client.js');
-    // The kill went over the owner's kill channel: BullMQ (the fallback) was never loaded.
-    expect(inputs).toContain('dist/src/kill-channel.js');
-    expect(inputs).toContain('dist/src/config-connection.js');
-    expect(inputs.filter((i) => i.includes('node_modules/bullmq/'))).toEqual([]);
-    const offenders = [
-      ...loaded.filter((f) => f.startsWith('dist/src/') || SERVER_PACKAGE.test(f)),
-      ...inputs.filter((i) => SERVER_INPUT.test(i)),
-    ];
+    // The bundle ran (not tsc's dist/src); BullMQ's own bundle was never read.
+    expect(loaded).toContain('dist/cli/warden.cjs');
+    const offenders = loaded.filter((f) => f.startsWith('dist/src/') || f === 'dist/cli/bullmq.cjs' || SERVER_PACKAGE.test(f) || f.includes('node_modules/bullmq/'));
     expect(offenders).toEqual([]);
+  });
+
+  it('evaluates the full config, and with it ssh2\'s key parser, for `check-config`', async () => {
+    const run = await runCliTraced(['check-config', '--config', warden.configFile]);
+    expect(run.code, run.stderr).toBe(0);
+    const loaded = run.modules.map((f) => path.relative(REPO_ROOT, f));
+    expect(loaded).toContain('dist/cli/warden.cjs');
+    expect(loaded.filter((f) => f.startsWith('node_modules/ssh2/'))).not.toEqual([]);
+  });
+});
+
+describe('the CLI bundle\'s code cache', () => {
+  it('ignores a cache V8 rejects, runs the command, and leaves a cache V8 accepts', async () => {
+    const bundle = path.join(REPO_ROOT, 'dist/cli/warden.cjs');
+    const cache = `${bundle}.cache`;
+    // Garbage where the compiled code should be (a cache from another Node, a torn copy).
+    const garbage = Buffer.alloc(4096, 0x5a);
+    writeFileSync(cache, garbage);
+    const run = await runCli(['sessions', '--json', '--config', warden.configFile]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toHaveProperty('live');
+    const written = readFileSync(cache);
+    expect(written.equals(garbage)).toBe(false);
+    const script = new vm.Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData: written });
+    expect(script.cachedDataRejected).toBe(false);
   });
 });

@@ -41,7 +41,7 @@ export interface SpawnOptions {
 /** The e2e suites run the compiled CLI and its bundle; build once if this checkout has no dist yet. */
 export function ensureBuilt(): void {
   if (!existsSync(path.join(REPO_ROOT, 'dist/src/cli.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
-  if (!existsSync(path.join(REPO_ROOT, 'dist/cli/warden.js'))) execFileSync(process.execPath, ['scripts/build-cli.js'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  if (!existsSync(path.join(REPO_ROOT, 'dist/cli/warden.cjs'))) execFileSync(process.execPath, ['scripts/build-cli.js'], { cwd: REPO_ROOT, stdio: 'inherit' });
   if (!existsSync(path.join(REPO_ROOT, 'dist/console/index.html'))) execFileSync(process.execPath, ['scripts/build-console.js'], { cwd: REPO_ROOT, stdio: 'inherit' });
 }
 
