@@ -8,8 +8,12 @@
  * Two ways to kill, alternating so both see the same conditions, n >= 200 each in a full run
  * (a p99 from fewer samples is the max in disguise): the warm admin API (ControlClient in this
  * process, as the HTTP API calls it) and the `warden kill` CLI, a new Node.js process per kill
- * as an admin types it (`node bin/warden.js kill ID --config FILE`: the CLI bundle's cold
- * start, the Redis connection, the same control path).
+ * as an admin types it (`bin/warden kill ID --config FILE`, the launcher package.json's "bin"
+ * links: the CLI bundle's cold start, the Redis connection, the same control path).
+ *
+ * Each kill is timed with the fleet at rest: refilled sessions have their shells running, and
+ * the previous kill's session is finalised, so a kill does not compete with the bench's own
+ * logins or with the aftermath of the kill before it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -75,8 +79,9 @@ function openSession(w: BenchWarden): Live {
 
 /**
  * The environment without NODE_EXTRA_CA_CERTS. Some machines (this VM among them) set it for
- * every process, and Node then reads and parses that CA bundle at every start (~40 ms here)
- * although a CLI that talks to Redis without TLS never uses it; the CLI is timed both ways.
+ * every process, and Node then reads and parses that CA bundle at every start (~45 ms here).
+ * bin/warden hands it to the CLI under another name, so that Node does not; the CLI is timed
+ * both ways, and the two should match.
  */
 function envWithoutExtraCas(): NodeJS.ProcessEnv | undefined {
   if (!process.env.NODE_EXTRA_CA_CERTS) return undefined;
@@ -84,9 +89,12 @@ function envWithoutExtraCas(): NodeJS.ProcessEnv | undefined {
   return rest;
 }
 
-/** Run `warden ARGS`; resolves when the process has exited (its exit code and when). */
+/**
+ * Run `warden ARGS` as an admin types it: bin/warden, the launcher package.json's "bin" links,
+ * with the `node` first on PATH; resolves when the process has exited (its exit code and when).
+ */
 function cli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; exitedAt: number }> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/warden.js'), ...args], { stdio: 'ignore', env });
+  const child = spawn(path.join(REPO_ROOT, 'bin/warden'), args, { stdio: 'ignore', env: { ...env, PATH: `${path.dirname(process.execPath)}:${env.PATH ?? ''}` } });
   trackChild(child);
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, exitedAt: performance.now() })));
 }
@@ -133,9 +141,12 @@ export const killLatency: Measurement = {
         live.delete(marker);
         return { rec, s, via: rec.instance === 'bench-a' ? b : a };
       };
-      const at = async (s: Live, t0: number) => {
+      const at = async (s: Live, t0: number, id: string) => {
         const [told, exited] = [(await s.toldAt) - t0, (await s.exitedAt) - t0];
         if (!Number.isFinite(told)) throw new Error(`the killed client exited without "${MESSAGE}" on its stderr`);
+        // Untimed: the next kill starts once Warden has finalised this one (record, recording,
+        // audit jobs), so it is not timed against the aftermath of the previous kill.
+        await waitUntil('killed session finalised', async () => (await registry.get(id))?.state === 'finished', { timeoutMs: 30_000, intervalMs: 20 });
         return { told, exited };
       };
 
@@ -152,7 +163,7 @@ export const killLatency: Measurement = {
         const t0 = performance.now();
         const run = await cli(['kill', rec.id, '--by', 'bench', '--config', via.configFile], env);
         if (run.code !== 0) throw new Error(`warden kill exited ${run.code}`);
-        return { ...(await at(s, t0)), done: run.exitedAt - t0 };
+        return { ...(await at(s, t0, rec.id)), done: run.exitedAt - t0 };
       };
       for (let i = 0; i < kills + warm; i++) {
         checkAborted(ctx.signal);
@@ -171,7 +182,7 @@ export const killLatency: Measurement = {
         const t0 = performance.now();
         const report = await api.kill(rec.id, { by: 'bench', timeoutMs: 10_000 });
         if (report.outcome !== 'killed') throw new Error(`kill: ${report.outcome}`);
-        const r = await at(s, t0);
+        const r = await at(s, t0, rec.id);
         if (counted) {
           ack.push(report.totalMs);
           apiTold.push(r.told);
@@ -195,7 +206,7 @@ export const killLatency: Measurement = {
           ...(plainEnv ? [row('`warden kill` CLI start → ssh client exits, without the NODE_EXTRA_CA_CERTS this machine sets', cliPlainExit)] : []),
         ],
         notes: [
-          `${kills} rounds after ${warm} warm-up rounds, each one \`warden kill\` CLI kill${plainEnv ? ' (two: with the environment as given and without NODE_EXTRA_CA_CERTS, which makes Node read a CA bundle at every start)' : ''} and one admin API kill; ${LIVE - REFILL}–${LIVE} live sessions (half on each instance, refilled ${REFILL} at a time), each kill sent through the other instance.`,
+          `${kills} rounds after ${warm} warm-up rounds, each one \`warden kill\` CLI kill${plainEnv ? ' (two: with the environment as given, and without the NODE_EXTRA_CA_CERTS that bin/warden hands over instead of letting Node parse it at start)' : ''} and one admin API kill; ${LIVE - REFILL}–${LIVE} live sessions (half on each instance, refilled ${REFILL} at a time), each kill sent through the other instance.`,
           `CLI start → message printed: ${fmtTail(cliTold)}; CLI start → CLI process exits: ${fmtTail(cliDone)}. The CLI figures include starting Node.js, loading the CLI bundle (the config's Redis part, ioredis) and connecting to Redis; the API figures are the control path itself: registry lookup, the owner's kill channel, the session ends, the user is told, the client exits.`,
           'Percentiles: p99 only where n >= 200; smaller samples give the max instead.',
         ],

@@ -36,6 +36,8 @@ const outdir = path.join(root, 'dist', 'cli');
 const BUNDLED_PACKAGES = ['zod', 'yaml', 'ioredis', 'ulid'];
 /** Native addons: loaded from node_modules even when a bundled package asks for them. */
 const NATIVE = ['ssh2', 'cpu-features', 'msgpackr-extract'];
+/** `debug` for the bundled packages: silent unless DEBUG is set (see the file). */
+const DEBUG_SHIM = path.join(root, 'scripts', 'cli-shims', 'debug.cjs');
 /** The server, which the bundle never runs (bin/warden.js starts it from dist/src). */
 const SERVER_ENTRY = './cluster/start-command.js';
 
@@ -49,6 +51,7 @@ const boundary = {
     b.onResolve({ filter: /.*/ }, (args) => {
       if (args.kind === 'entry-point') return undefined;
       if (args.path === SERVER_ENTRY) return { path: args.path, namespace: 'warden-server' };
+      if (args.path === 'debug' && args.importer !== DEBUG_SHIM) return { path: DEBUG_SHIM };
       if (!isBare(args.path)) return undefined;
       const pkg = packageOf(args.path);
       if (NATIVE.includes(pkg)) return { path: args.path, external: true };

@@ -46,6 +46,8 @@ const PROGRAMS = {
   // Redis Sentinel failover tests (the Cluster tests use redis-server and redis-cli).
   'redis-sentinel': 'redis-sentinel',
   'redis-cli': 'redis-tools',
+  // Test certificates for Redis over TLS (the CLI's trust store).
+  openssl: 'openssl',
   // The web console's browser tests: playwright-core drives Debian's headless chromium.
   chromium: 'chromium',
 };

@@ -91,7 +91,7 @@ console.error(`
   Warden demo: bastion on 127.0.0.1:2222, target "demo" = sshd on 127.0.0.1:2200 as ${user}.
   Try:   ssh -p 2222 alice@127.0.0.1             (password: alice)
          ssh -p 2222 alice@demo@127.0.0.1 uptime
-  Admin: npx warden sessions --all --config warden.example.yaml
+  Admin: bin/warden sessions --all --config warden.example.yaml
          http://127.0.0.1:8022/  web console (sign in as carol, password carol)
   Ctrl-C stops both.
 `);

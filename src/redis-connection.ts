@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { rootCertificates, type ConnectionOptions as TlsOptions } from 'node:tls';
 import type { RedisSetting } from './config-redis.js';
 import type { ConnectionConfig } from './config-connection.js';
 import { WardenError } from './errors.js';
@@ -38,10 +38,29 @@ export function describeRedis(cfg: ConnectionConfig): string {
   return `cluster ${r.cluster.map((n) => `${n.host}:${n.port}`).join(',')}`;
 }
 
+/**
+ * The trust store for Redis TLS without a caFile: Node's, plus the CAs of NODE_EXTRA_CA_CERTS.
+ * Node reads that file itself at every start, so bin/warden hands it to the CLI's commands as
+ * WARDEN_EXTRA_CA_CERTS instead (a cold `warden kill` that never opens TLS spent ~45 ms parsing
+ * it); it joins the store here, where the only TLS connection a CLI command makes is opened.
+ * Undefined: Node's store as it is.
+ */
+function defaultCas(): string[] | undefined {
+  const file = process.env.WARDEN_EXTRA_CA_CERTS;
+  if (!file) return undefined;
+  try {
+    return [...rootCertificates, readFileSync(file, 'utf8')];
+  } catch (err) {
+    // What Node does with an unreadable NODE_EXTRA_CA_CERTS: warn, and go on without it.
+    process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
 function tlsOptions(tls: Exclude<RedisSetting, string>['tls']): TlsOptions | undefined {
   if (!tls) return undefined;
-  if (tls === true) return {};
-  return { ca: tls.caFile ? readFileSync(tls.caFile) : undefined, servername: tls.servername, rejectUnauthorized: tls.rejectUnauthorized };
+  if (tls === true) return { ca: defaultCas() };
+  return { ca: tls.caFile ? readFileSync(tls.caFile) : defaultCas(), servername: tls.servername, rejectUnauthorized: tls.rejectUnauthorized };
 }
 
 function retry(kind: ConnectionKind): ((times: number) => number | null) {
@@ -72,7 +91,8 @@ export function connectRedis(cfg: ConnectionConfig, kind: ConnectionKind = {}): 
   const options = serverOptions(kind);
   const r = cfg.redis;
   if (r === undefined) return new Redis({ ...options, path: embeddedSocket(cfg) });
-  if (typeof r === 'string') return new Redis(r, options);
+  // ioredis turns TLS on for exactly this prefix.
+  if (typeof r === 'string') return new Redis(r, r.startsWith('rediss://') ? { ...options, tls: { ca: defaultCas() } } : options);
   const tls = tlsOptions(r.tls);
   if ('sentinels' in r) {
     return new Redis({
@@ -106,12 +126,15 @@ export async function connectRedisForCli(cfg: ConnectionConfig): Promise<RedisCl
     );
   }
   const redis = connectRedis(cfg, { cli: true });
-  redis.on('error', () => {});
+  // Why the socket failed (a refused connection, an untrusted TLS certificate): connect()
+  // itself only says "Connection is closed".
+  let cause: Error | undefined;
+  redis.on('error', (err: Error) => (cause ??= err));
   try {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    throw new WardenError('REDIS_UNAVAILABLE', `${describeRedis(cfg)}: ${(err as Error).message}`);
+    throw new WardenError('REDIS_UNAVAILABLE', `${describeRedis(cfg)}: ${(cause ?? (err as Error)).message}`);
   }
   return redis;
 }

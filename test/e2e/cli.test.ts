@@ -296,6 +296,14 @@ describe('what `warden kill` loads', () => {
     expect(loaded).toContain('dist/cli/warden.cjs');
     const offenders = loaded.filter((f) => f.startsWith('dist/src/') || f === 'dist/cli/bullmq.cjs' || SERVER_PACKAGE.test(f) || f.includes('node_modules/bullmq/'));
     expect(offenders).toEqual([]);
+    // ioredis logged through the silent stand-in for `debug` (DEBUG is not set).
+    expect(loaded.filter((f) => f.includes('node_modules/debug/'))).toEqual([]);
+  });
+
+  it('still prints ioredis\'s debug output when DEBUG asks for it', async () => {
+    const run = await runCli(['sessions', '--config', warden.configFile], 60_000, undefined, { env: { ...process.env, DEBUG: 'ioredis:redis' } });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/ioredis:redis status\[.*\]: connecting -> connect/);
   });
 
   it('evaluates the full config, and with it ssh2\'s key parser, for `check-config`', async () => {
