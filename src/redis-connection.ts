@@ -6,9 +6,10 @@
  * Cluster all of them live in one slot and multi-key scripts never cross slots.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { rootCertificates, type ConnectionOptions as TlsOptions } from 'node:tls';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { RedisSetting } from './config-redis.js';
 import type { ConnectionConfig } from './config-connection.js';
 import { WardenError } from './errors.js';
@@ -49,6 +50,8 @@ function defaultCas(): string[] | undefined {
   const file = process.env.WARDEN_EXTRA_CA_CERTS;
   if (!file) return undefined;
   try {
+    // node:tls itself only now: a CLI command without TLS never loads it (see patches/ioredis*).
+    const { rootCertificates } = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
     return [...rootCertificates, readFileSync(file, 'utf8')];
   } catch (err) {
     // What Node does with an unreadable NODE_EXTRA_CA_CERTS: warn, and go on without it.

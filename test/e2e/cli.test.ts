@@ -296,8 +296,11 @@ describe('what `warden kill` loads', () => {
     expect(loaded).toContain('dist/cli/warden.cjs');
     const offenders = loaded.filter((f) => f.startsWith('dist/src/') || f === 'dist/cli/bullmq.cjs' || SERVER_PACKAGE.test(f) || f.includes('node_modules/bullmq/'));
     expect(offenders).toEqual([]);
-    // ioredis logged through the silent stand-in for `debug` (DEBUG is not set).
+    // ioredis logged through the silent stand-in for `debug` (DEBUG is not set), and loaded
+    // neither node:tls for a connection without TLS nor node:assert (patches/).
     expect(loaded.filter((f) => f.includes('node_modules/debug/'))).toEqual([]);
+    expect(run.builtins).toContain('net');
+    expect(run.builtins.filter((b) => b === 'tls' || b === 'assert' || b === 'tty')).toEqual([]);
   });
 
   it('still prints ioredis\'s debug output when DEBUG asks for it', async () => {

@@ -15,10 +15,14 @@ export interface TracedRun {
   stderr: string;
   /** Absolute paths of every module file loaded (ES modules and CommonJS), deduplicated. */
   modules: string[];
+  /** Node's built-in modules it loaded (`tls`, `internal/streams/readable`, ...). */
+  builtins: string[];
 }
 
 export async function runCliTraced(args: string[], timeoutMs = 60_000): Promise<TracedRun> {
   const trace = path.join(makeTempDir('trace'), 'modules.txt');
   const run = await runCli(args, timeoutMs, undefined, { args: ['--import', REGISTER], env: { ...process.env, WARDEN_MODULE_TRACE: trace } });
-  return { code: run.code, stdout: run.stdout, stderr: run.stderr, modules: [...new Set(readText(trace).split('\n').filter(Boolean))] };
+  const lines = [...new Set(readText(trace).split('\n').filter(Boolean))];
+  const builtin = (l: string) => l.startsWith('builtin:');
+  return { code: run.code, stdout: run.stdout, stderr: run.stderr, modules: lines.filter((l) => !builtin(l)), builtins: lines.filter(builtin).map((l) => l.slice('builtin:'.length)) };
 }
