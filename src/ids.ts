@@ -8,6 +8,9 @@ import { monotonicFactory } from 'ulid';
 
 const next = monotonicFactory();
 
+/** Every session id's length: a ULID's 26 characters. */
+export const SESSION_ID_LENGTH = 26;
+
 export function newSessionId(now = Date.now()): string {
   return next(now);
 }

@@ -8,7 +8,7 @@
 import type { RedisClient } from './redis-connection.js';
 import type { EndReason, SessionState } from '../machines/session.types.js';
 import { WardenError } from './errors.js';
-import { normaliseIdPrefix } from './ids.js';
+import { normaliseIdPrefix, SESSION_ID_LENGTH } from './ids.js';
 import { ACQUIRE_LOCK, ATTACH_TO_SESSION, FINISH_SESSION, OPEN_SESSION, REAP_INSTANCE, UPDATE_SESSION } from './registry-scripts.js';
 import type { RedisKeys } from './redis-keys.js';
 import { decodeRecord, encodeRecord, recordingField, type RecordingRef, type SessionRecord } from './session-record.js';
@@ -160,6 +160,13 @@ export class Registry {
   async resolve(prefix: string): Promise<string> {
     const want = normaliseIdPrefix(prefix);
     if (!want) throw new WardenError('SESSION_NOT_FOUND', 'empty id');
+    // A whole id is looked up, not matched against every id kept (up to historyMax of them,
+    // which a cold `warden kill` would otherwise fetch and parse).
+    if (want.length === SESSION_ID_LENGTH) {
+      const [isLive, finishedAt] = await Promise.all([this.redis.sismember(this.keys.live, want), this.redis.zscore(this.keys.history, want)]);
+      if (isLive || finishedAt !== null) return want;
+      throw new WardenError('SESSION_NOT_FOUND', `"${prefix}" (see \`warden sessions --all\`)`);
+    }
     const [live, finished] = await Promise.all([
       this.redis.smembers(this.keys.live),
       this.redis.zrange(this.keys.history, 0, -1),

@@ -89,6 +89,13 @@ describe('session records', () => {
     expect(await registry.resolve('01haaaaaaaaaaaaaaaaaaaaaab')).toBe(b.id);
     await expect(registry.resolve('01HA')).rejects.toThrow(/matches more than one session/);
     await expect(registry.resolve('01HZ')).rejects.toThrow(/No session matches/);
+    // A whole id is looked up directly: live, finished, or neither.
+    const done = rec({ id: '01HBBBBBBBBBBBBBBBBBBBBBBB' });
+    await registry.open(done);
+    await registry.finish({ ...done, reason: 'client_closed' }, 100_000);
+    expect(await registry.resolve(' 01hbbbbbbbbbbbbbbbbbbbbbbb ')).toBe(done.id);
+    expect(await registry.resolve('01HAAAAAAAAAAAAAAAAAAAAAAA')).toBe(a.id);
+    await expect(registry.resolve('01HAAAAAAAAAAAAAAAAAAAAAAC')).rejects.toThrow(/No session matches/);
   });
 });
 
