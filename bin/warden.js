@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Entry point for `warden` / `npx warden` (CommonJS: bin/package.json says so, and Node's ES
-// module loader alone costs a cold start ~25 ms). Runs the compiled CLI: `npm ci` builds it
-// via the `prepare` script, `npm run build` rebuilds it.
+// What `warden` runs: bin/warden, the launcher, execs it (CommonJS: bin/package.json says so,
+// and Node's ES module loader alone costs a cold start ~25 ms). Runs the compiled CLI: `npm ci`
+// builds it via the `prepare` script, `npm run build` rebuilds it.
 //
 // `warden start` runs tsc's output (dist/src) as it is. Every other command is an admin's
 // one-shot call that pays Node's cold start, so it runs from the CLI bundle (dist/cli/warden.cjs,
