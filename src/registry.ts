@@ -8,7 +8,7 @@
 import type { RedisClient } from './redis-connection.js';
 import type { EndReason, SessionState } from '../machines/session.types.js';
 import { WardenError } from './errors.js';
-import { normaliseIdPrefix, SESSION_ID_LENGTH } from './ids.js';
+import { normaliseIdPrefix, SESSION_ID_LENGTH } from './id-prefix.js';
 import { ACQUIRE_LOCK, ATTACH_TO_SESSION, FINISH_SESSION, OPEN_SESSION, REAP_INSTANCE, UPDATE_SESSION } from './registry-scripts.js';
 import type { RedisKeys } from './redis-keys.js';
 import { decodeRecord, encodeRecord, recordingField, type RecordingRef, type SessionRecord } from './session-record.js';
