@@ -120,7 +120,9 @@ describe.skipIf(cannotMount !== undefined)('recording.onFailure', () => {
     try {
       const { warden } = t;
       t.fill();
-      const res = await runSsh({ port: warden.port, login: 'alice@target@web1', identity: warden.aliceKey, command: 'echo still-runs-$((2+3))' });
+      // The command outlives the recorder's first write (which fails at once on the full disk):
+      // a command that ends first can end before the notice reaches the user (README).
+      const res = await runSsh({ port: warden.port, login: 'alice@target@web1', identity: warden.aliceKey, command: 'sleep 1; echo still-runs-$((2+3))' });
       expect(res.stdout.toString()).toBe('still-runs-5\n');
       expect(res.code).toBe(0);
       expect(res.stderr.match(/can no longer be recorded \(no space left on device\)/g)).toHaveLength(1);
