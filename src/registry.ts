@@ -49,6 +49,8 @@ export interface RegistryListener {
   finished(rec: SessionRecord & { reason: EndReason }): void;
 }
 
+const notFound = (prefix: string) => new WardenError('SESSION_NOT_FOUND', `"${prefix}" (see \`warden sessions --all\`)`);
+
 export class Registry {
   /** The connection this registry uses (CLIs share it with the control client). */
   readonly redis: RedisClient & RegistryCommands;
@@ -165,14 +167,14 @@ export class Registry {
     if (want.length === SESSION_ID_LENGTH) {
       const [isLive, finishedAt] = await Promise.all([this.redis.sismember(this.keys.live, want), this.redis.zscore(this.keys.history, want)]);
       if (isLive || finishedAt !== null) return want;
-      throw new WardenError('SESSION_NOT_FOUND', `"${prefix}" (see \`warden sessions --all\`)`);
+      throw notFound(prefix);
     }
     const [live, finished] = await Promise.all([
       this.redis.smembers(this.keys.live),
       this.redis.zrange(this.keys.history, 0, -1),
     ]);
     const hits = [...new Set([...live, ...finished])].filter((id) => id.startsWith(want));
-    if (hits.length === 0) throw new WardenError('SESSION_NOT_FOUND', `"${prefix}" (see \`warden sessions --all\`)`);
+    if (hits.length === 0) throw notFound(prefix);
     if (hits.length > 1) throw new WardenError('SESSION_AMBIGUOUS', `"${prefix}" matches ${hits.slice(0, 5).join(', ')}${hits.length > 5 ? ', …' : ''}`);
     return hits[0]!;
   }
