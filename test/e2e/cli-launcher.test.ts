@@ -4,28 +4,18 @@
  * still trusts those CAs where it uses TLS: its Redis connection. Real redis-server with TLS,
  * certificates made by openssl.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, makeTempDir, trackChild } from '../helpers/processes.js';
+import { freePort, makeTempDir } from '../helpers/processes.js';
 import { REPO_ROOT, startRedis, type RedisHandle } from '../helpers/redis.js';
-import { ensureBuilt } from '../helpers/warden-process.js';
+import { runCli } from '../helpers/warden-process.js';
 
 const LAUNCHER = path.join(REPO_ROOT, 'bin/warden');
 
-/** Run the launcher (or `env.LAUNCHER`, a link to it). */
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(env.LAUNCHER ?? LAUNCHER, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    trackChild(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** Run the launcher (or a link to it) with exactly `env`. */
+const run = (args: string[], env: NodeJS.ProcessEnv, launcher = LAUNCHER) => runCli(args, 60_000, undefined, { env, executable: launcher });
 
 /** The environment without either variable, plus `extra`. */
 function envWith(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -50,7 +40,7 @@ describe('bin/warden hands NODE_EXTRA_CA_CERTS over', () => {
     // Through a symbolic link elsewhere, as `npm link` installs it: bin/warden.js is still found.
     const link = path.join(makeTempDir('linked-bin'), 'warden');
     symlinkSync(LAUNCHER, link);
-    const linked = await run(['terminals'], envWith({ PATH: env.PATH, LAUNCHER: link }));
+    const linked = await run(['terminals'], envWith({ PATH: env.PATH }), link);
     expect(linked.stdout.split('\n')[0]).toBe(path.join(REPO_ROOT, 'bin/warden.js'));
   });
 });
@@ -61,7 +51,6 @@ describe('a CLI command on Redis over TLS, trusting a CA given only in NODE_EXTR
   let tlsPort: number;
 
   beforeAll(async () => {
-    ensureBuilt();
     dir = makeTempDir('redis-tls');
     const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
     ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=warden test CA');

@@ -116,17 +116,21 @@ function listeningPort(log: string): number | undefined {
   return undefined;
 }
 
-/** Run the CLI (`warden ARGS`) to completion, with `stdin` as its input (default: none). */
+/**
+ * Run the CLI (`warden ARGS`) to completion, with `stdin` as its input (default: none): `node
+ * bin/warden.js`, or `node.executable` (the bin/warden launcher, a link to it) run directly.
+ */
 export function runCli(
   args: string[],
   timeoutMs = 60_000,
   stdin?: string,
-  node: { args?: string[]; env?: NodeJS.ProcessEnv } = {},
+  node: { args?: string[]; env?: NodeJS.ProcessEnv; executable?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   ensureBuilt();
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...(node.args ?? []), path.join(REPO_ROOT, 'bin/warden.js'), ...args], {
+    const [file, argv] = node.executable ? [node.executable, args] : [process.execPath, [...(node.args ?? []), path.join(REPO_ROOT, 'bin/warden.js'), ...args]];
+    const child = spawn(file, argv, {
       stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       env: node.env ?? process.env,
     });
