@@ -24,7 +24,7 @@
  * Writes dist/cli/meta.json (esbuild's metafile): which input went into which output file. A
  * test reads it to check that the server's modules are not in the bundle.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -99,3 +99,7 @@ const cli = await build({
 });
 await build({ ...common, entryPoints: ['bullmq'], outfile: path.join(outdir, 'bullmq.cjs'), external: NATIVE });
 writeFileSync(path.join(outdir, 'meta.json'), JSON.stringify(cli.metafile));
+// bin/warden.js reads the bundle as latin1, which equals utf8 only for ASCII (esbuild's default
+// charset escapes everything else).
+const nonAscii = readFileSync(path.join(outdir, 'warden.cjs')).findIndex((byte) => byte > 0x7f);
+if (nonAscii >= 0) throw new Error(`dist/cli/warden.cjs is not ASCII (byte ${nonAscii}): bin/warden.js reads it as latin1`);

@@ -33,7 +33,10 @@ export async function withRegistry<T, C extends ConnectionConfig = ConnectionCon
   load: (flags: Flags) => Promise<C> = connectionConfig as (flags: Flags) => Promise<C>,
 ): Promise<T> {
   const cfg = await load(flags);
-  const [{ connectRedisForCli }, { RedisKeys }, { Registry }] = await Promise.all([import('./redis-connection.js'), import('./redis-keys.js'), import('./registry.js')]);
+  const [{ connectRedisForCli }, { RedisKeys }, { Registry }, { zodForOneShot }] = await Promise.all([
+    import('./redis-connection.js'), import('./redis-keys.js'), import('./registry.js'), import('./zod-one-shot.js'),
+  ]);
+  zodForOneShot();
   const redis = await connectRedisForCli(cfg);
   try {
     return await fn(new Registry(redis, new RedisKeys(cfg.redisPrefix), { retentionMs: cfg.registry.retention, historyMax: cfg.registry.historyMax }), cfg);
