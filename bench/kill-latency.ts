@@ -9,7 +9,8 @@
  * (a p99 from fewer samples is the max in disguise): the warm admin API (ControlClient in this
  * process, as the HTTP API calls it) and the `warden kill` CLI, a new Node.js process per kill
  * as an admin types it (`bin/warden kill ID --config FILE`, the launcher package.json's "bin"
- * links: the CLI bundle's cold start, the Redis connection, the same control path).
+ * links: the CLI bundle's cold start, the Redis connection, the same control path), started
+ * from a shell (command-shell.ts) as an admin's shell starts it.
  *
  * Each kill is timed with the fleet at rest: refilled sessions have their shells running, and
  * the previous kill's session is finalised, so a kill does not compete with the bench's own
@@ -27,6 +28,7 @@ import { trackChild, waitUntil } from '../test/helpers/processes.js';
 import { REPO_ROOT, uniquePrefix } from '../test/helpers/redis.js';
 import { BASE_OPTIONS } from '../test/helpers/ssh-client.js';
 import { fmtTail, MIN_N_FOR_P99, tailLabel, tailValue } from './stats.js';
+import { CommandShell } from './command-shell.js';
 import { checkAborted, type BenchContext, type Measurement, type Result } from './types.js';
 import { startBenchWarden, type BenchWarden } from './warden-process.js';
 
@@ -90,13 +92,11 @@ function envWithoutExtraCas(): NodeJS.ProcessEnv | undefined {
 }
 
 /**
- * Run `warden ARGS` as an admin types it: bin/warden, the launcher package.json's "bin" links,
- * with the `node` first on PATH; resolves when the process has exited (its exit code and when).
+ * A shell to run `warden ARGS` from as an admin types it (bin/warden, the launcher
+ * package.json's "bin" links), with the `node` first on PATH.
  */
-function cli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; exitedAt: number }> {
-  const child = spawn(path.join(REPO_ROOT, 'bin/warden'), args, { stdio: 'ignore', env: { ...env, PATH: `${path.dirname(process.execPath)}:${env.PATH ?? ''}` } });
-  trackChild(child);
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, exitedAt: performance.now() })));
+function adminShell(env: NodeJS.ProcessEnv = process.env): CommandShell {
+  return new CommandShell({ ...env, PATH: `${path.dirname(process.execPath)}:${env.PATH ?? ''}` });
 }
 
 export const killLatency: Measurement = {
@@ -112,6 +112,9 @@ export const killLatency: Measurement = {
     const registry = new Registry(redis, new RedisKeys(redisPrefix), { retentionMs: 3_600_000, historyMax: 10_000 });
     const api = new ControlClient(redis, registry, registry.keys);
     const live = new Map<string, Live>();
+    const plainEnv = envWithoutExtraCas();
+    const shell = adminShell();
+    const plainShell = plainEnv && adminShell(plainEnv);
     // Both ways alternate, one kill each per round, so both see the same load.
     const kills = ctx.quick ? 30 : 200;
     const warm = 10;
@@ -156,26 +159,25 @@ export const killLatency: Measurement = {
       const cliExit: number[] = [];
       const cliTold: number[] = [];
       const cliDone: number[] = [];
-      const plainEnv = envWithoutExtraCas();
       const cliPlainExit: number[] = [];
-      const cliKill = async (env?: NodeJS.ProcessEnv) => {
+      const cliKill = async (from: CommandShell) => {
         const { rec, s, via } = await pick();
         const t0 = performance.now();
-        const run = await cli(['kill', rec.id, '--by', 'bench', '--config', via.configFile], env);
+        const run = await from.run([path.join(REPO_ROOT, 'bin/warden'), 'kill', rec.id, '--by', 'bench', '--config', via.configFile]);
         if (run.code !== 0) throw new Error(`warden kill exited ${run.code}`);
         return { ...(await at(s, t0, rec.id)), done: run.exitedAt - t0 };
       };
       for (let i = 0; i < kills + warm; i++) {
         checkAborted(ctx.signal);
         const counted = i >= warm;
-        const viaCli = await cliKill();
+        const viaCli = await cliKill(shell);
         if (counted) {
           cliExit.push(viaCli.exited);
           cliTold.push(viaCli.told);
           cliDone.push(viaCli.done);
         }
-        if (plainEnv) {
-          const plain = await cliKill(plainEnv);
+        if (plainShell) {
+          const plain = await cliKill(plainShell);
           if (counted) cliPlainExit.push(plain.exited);
         }
         const { rec, s } = await pick();
@@ -207,12 +209,14 @@ export const killLatency: Measurement = {
         ],
         notes: [
           `${kills} rounds after ${warm} warm-up rounds, each one \`warden kill\` CLI kill${plainEnv ? ' (two: with the environment as given, and without the NODE_EXTRA_CA_CERTS that bin/warden hands over instead of letting Node parse it at start)' : ''} and one admin API kill; ${LIVE - REFILL}–${LIVE} live sessions (half on each instance, refilled ${REFILL} at a time), each kill sent through the other instance.`,
-          `CLI start → message printed: ${fmtTail(cliTold)}; CLI start → CLI process exits: ${fmtTail(cliDone)}. The CLI figures include starting Node.js, loading the CLI bundle (the config's Redis part, ioredis) and connecting to Redis; the API figures are the control path itself: registry lookup, the owner's kill channel, the session ends, the user is told, the client exits.`,
+          `CLI start → message printed: ${fmtTail(cliTold)}; CLI start → CLI process exits: ${fmtTail(cliDone)}. The CLI is started from a long-lived /bin/sh, as an admin's shell starts it (not forked from this benchmark's own large process). The CLI figures include starting Node.js, loading the CLI bundle (the config's Redis part, ioredis) and connecting to Redis; the API figures are the control path itself: registry lookup, the owner's kill channel, the session ends, the user is told, the client exits.`,
           'Percentiles: p99 only where n >= 200; smaller samples give the max instead.',
         ],
       };
     } finally {
       for (const s of live.values()) s.child.kill();
+      shell.close();
+      plainShell?.close();
       await api.close();
       redis.disconnect();
       await Promise.all([a.stop(), b.stop()]);
