@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { trackChild } from '../test/helpers/processes.js';
 
 const DONE = 'warden-bench-command-exit';
+const DONE_LINE = new RegExp(`^${DONE} (\\d+)$`);
 const quote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`;
 
 export class CommandShell {
@@ -23,7 +24,7 @@ export class CommandShell {
     this.sh.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       this.pending += chunk;
       for (let nl = this.pending.indexOf('\n'); nl >= 0; nl = this.pending.indexOf('\n')) {
-        const m = new RegExp(`^${DONE} (\\d+)$`).exec(this.pending.slice(0, nl));
+        const m = DONE_LINE.exec(this.pending.slice(0, nl));
         this.pending = this.pending.slice(nl + 1);
         if (m && this.waiter) {
           const { resolve } = this.waiter;
