@@ -18,8 +18,8 @@
  * (dist/cli/bullmq.cjs) that is read only then. `warden start` is not in the bundle: it runs
  * dist/src, exactly as tsc emitted it.
  *
- * Warden's modules import zod as a namespace (`import * as z from 'zod'`): esbuild then keeps
- * the parts in use (~140 KB) instead of all of zod (~730 KB) that `import { z }` drags in.
+ * Warden's modules take zod/mini as a namespace (`import * as z from './zod.js'`): esbuild then
+ * keeps the parts in use (~70 KB) instead of all of zod.
  *
  * Writes dist/cli/meta.json (esbuild's metafile): which input went into which output file. A
  * test reads it to check that the server's modules are not in the bundle.
@@ -33,7 +33,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = path.join(root, 'dist', 'cli');
 
 /** Packages Warden's CLI code imports and that are bundled (with all they import in turn). */
-const BUNDLED_PACKAGES = ['zod', 'yaml', 'ioredis', 'ulid'];
+const BUNDLED_PACKAGES = ['zod', 'js-yaml', 'ioredis', 'ulid'];
 /** Native addons: loaded from node_modules even when a bundled package asks for them. */
 const NATIVE = ['ssh2', 'cpu-features', 'msgpackr-extract'];
 /** `debug` for the bundled packages: silent unless DEBUG is set (see the file). */

@@ -8,15 +8,15 @@
  * schema is built from these same fields.
  */
 import { dirname, resolve } from 'node:path';
-import * as z from 'zod';
 import { parseConfigText, readConfigText } from './config-file.js';
 import { redisSetting } from './config-redis.js';
 import { registrySection } from './config-sections.js';
+import * as z from './zod.js';
 
 export const connectionFields = {
-  dataDir: z.string().default('./data'),
-  redis: redisSetting.optional(),
-  redisPrefix: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('warden'),
+  dataDir: z._default(z.string(), './data'),
+  redis: z.optional(redisSetting),
+  redisPrefix: z._default(z.string().check(z.regex(/^[A-Za-z0-9_.-]+$/)), 'warden'),
   registry: registrySection,
 };
 

@@ -4,9 +4,9 @@
  * CLI's connection-only reading of the same file (config-connection.ts).
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import type * as z from 'zod';
+import { CORE_SCHEMA, load as loadYaml, YAMLException } from 'js-yaml';
 import { WardenError } from './errors.js';
+import type * as z from './zod.js';
 
 function formatPath(path: readonly PropertyKey[]): string {
   return path
@@ -38,13 +38,17 @@ export function readConfigText(file: string): string {
 }
 
 /** Expand, parse and validate `text` (from `file`, named in errors) against `schema`. */
-export function parseConfigText<S extends z.ZodType>(schema: S, text: string, file: string): z.output<S> {
+export function parseConfigText<S extends z.ZodMiniType>(schema: S, text: string, file: string): z.output<S> {
   const expanded = expandEnv(text, process.env, file);
   let raw: unknown;
   try {
-    raw = parseYaml(expanded);
+    // YAML 1.2's core schema: no merge keys, no timestamps or other YAML 1.1 types.
+    raw = loadYaml(expanded, { schema: CORE_SCHEMA });
   } catch (err) {
-    throw new WardenError('CONFIG_INVALID', `${file}: YAML syntax: ${(err as Error).message}`);
+    // Where and what, without js-yaml's excerpt of the file: that shows the text after
+    // `${VAR}` expansion, which may be a secret.
+    const where = err instanceof YAMLException ? `line ${err.mark.line + 1}, column ${err.mark.column + 1}: ${err.reason}` : (err as Error).message;
+    throw new WardenError('CONFIG_INVALID', `${file}: YAML syntax: ${where}`);
   }
   // jitless: zod would otherwise compile a parser per object schema with `new Function` on the
   // first parse, which for a file parsed once per process (a cold `warden kill`) is pure cost

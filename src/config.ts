@@ -4,104 +4,91 @@
  * the directory of the config file, so a config works from any working directory.
  */
 import { dirname, join, resolve } from 'node:path';
-import * as z from 'zod';
 import { WardenError } from './errors.js';
 import { parseConfigText, readConfigText } from './config-file.js';
 import { filterFor } from './commands/command-filter.js';
 import { admissionFields, envSchema, limitsSchema } from './config-bounds.js';
-import { grantTransferPolicy, transferSchemas } from './transfers/transfer-config.js';
+import { grantTransferPolicy, transferDefaults, transferRules } from './transfers/transfer-config.js';
 import type { TransferPolicy } from './transfers/transfer-policy.js';
 import { commandRule, hostPort, publicKeyLine, sessionPolicy } from './config-fields.js';
-import { byteSize, duration } from './config-units.js';
-import { instanceSection, recordingSection, targetSection } from './config-sections.js';
+import { duration } from './config-units.js';
+import { instanceSection, recordingSection, section, targetSection } from './config-sections.js';
 import { connectionFields, withConnectionPaths } from './config-connection.js';
 import { adminSchema } from './admin/admin-config.js';
+import * as z from './zod.js';
 
-const transfer = transferSchemas(byteSize);
+const nameList = z.array(z.string().check(z.minLength(1))).check(z.minLength(1));
+/** A table's key: a user, asset or account name. */
+const tableKey = (pattern: RegExp, message: string) => z.string().check(z.regex(pattern, message));
 
-const nameList = z.array(z.string().min(1)).min(1);
-
-
-const schema = z
-  .object({
-    listen: hostPort.default({ host: '127.0.0.1', port: 2222 }),
-    hostKeyFile: z.string().default('./data/host_ed25519'),
-    ...connectionFields,
-    instanceId: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
-    /** `warden start` worker processes sharing the SSH port (the --workers flag wins); default one per core. */
-    workers: z.number().int().min(1).max(64).optional(),
-    auth: z
-      .object({
-        maxTries: z.number().int().min(1).max(100).default(6),
-        loginGraceTime: duration.default(60_000),
-        /** Failed attempts from one address, fleet-wide, before it is refused (0: off). */
-        penaltyThreshold: z.number().int().min(0).default(30),
-        penaltyWindow: duration.default(600_000),
-        ...admissionFields,
+const schema = z.strictObject({
+  listen: z._default(hostPort, { host: '127.0.0.1', port: 2222 }),
+  hostKeyFile: z._default(z.string(), './data/host_ed25519'),
+  ...connectionFields,
+  instanceId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.-]+$/))),
+  /** `warden start` worker processes sharing the SSH port (the --workers flag wins); default one per core. */
+  workers: z.optional(z.int().check(z.minimum(1), z.maximum(64))),
+  auth: section({
+    maxTries: z._default(z.int().check(z.minimum(1), z.maximum(100)), 6),
+    loginGraceTime: z._default(duration, 60_000),
+    /** Failed attempts from one address, fleet-wide, before it is refused (0: off). */
+    penaltyThreshold: z._default(z.int().check(z.minimum(0)), 30),
+    penaltyWindow: z._default(duration, 600_000),
+    ...admissionFields,
+  }),
+  target: targetSection,
+  clientKeepaliveInterval: z._default(duration, 15_000),
+  limits: limitsSchema,
+  env: envSchema,
+  instance: instanceSection,
+  /** A stop (Ctrl-C, SIGTERM) ends within this; what Redis did not take goes to the journal. */
+  shutdownTimeout: z._default(duration, 10_000),
+  session: z._default(sessionPolicy, {}),
+  recording: recordingSection,
+  /** File transfers (sftp, scp, rsync): defaults for every grant; see src/transfers. */
+  transfer: transferDefaults,
+  /** Audit events (JSON lines) go here, apart from the debug log. Default dataDir/audit.jsonl. */
+  auditFile: z.optional(z.string()),
+  /** Live watch (src/watch): whether the watched user reads a line when an admin starts and stops watching. */
+  watch: section({ notifyUser: z._default(z.boolean(), true) }),
+  /** The admin API (src/admin/); left out: no admin listener. */
+  admin: z.optional(adminSchema(hostPort)),
+  users: z.record(
+    tableKey(/^[a-z_][a-z0-9_.-]{0,63}$/i, 'user names are letters, digits, _ . -'),
+    z.strictObject({
+      password: z.optional(z.string().check(z.startsWith('$scrypt$', 'must be the output of `warden hash-password`'))),
+      keys: z._default(z.array(publicKeyLine), []),
+    }),
+  ),
+  assets: z.record(
+    tableKey(/^[A-Za-z0-9_.-]+$/, 'asset names are letters, digits, _ . -'),
+    z.strictObject({
+      host: z.string().check(z.minLength(1)),
+      port: z._default(z.int().check(z.minimum(1), z.maximum(65535)), 22),
+      hostKey: z.optional(z.union([z.literal('tofu'), publicKeyLine])),
+    }),
+  ),
+  accounts: z.record(
+    tableKey(/^[A-Za-z0-9_.-]+$/, 'account names are letters, digits, _ . -'),
+    z
+      .strictObject({
+        username: z.string().check(z.minLength(1)),
+        privateKeyFile: z.optional(z.string()),
+        passwordFile: z.optional(z.string()),
       })
-      .strict()
-      .prefault({}),
-    target: targetSection,
-    clientKeepaliveInterval: duration.default(15_000),
-    limits: limitsSchema,
-    env: envSchema,
-    instance: instanceSection,
-    /** A stop (Ctrl-C, SIGTERM) ends within this; what Redis did not take goes to the journal. */
-    shutdownTimeout: duration.default(10_000),
-    session: sessionPolicy.default({}),
-    recording: recordingSection,
-    /** File transfers (sftp, scp, rsync): defaults for every grant; see src/transfers. */
-    transfer: transfer.defaults,
-    /** Audit events (JSON lines) go here, apart from the debug log. Default dataDir/audit.jsonl. */
-    auditFile: z.string().optional(),
-    /** Live watch (src/watch): whether the watched user reads a line when an admin starts and stops watching. */
-    watch: z.object({ notifyUser: z.boolean().default(true) }).strict().prefault({}),
-    /** The admin API (src/admin/); left out: no admin listener. */
-    admin: adminSchema(hostPort).optional(),
-    users: z.record(
-      z.string().regex(/^[a-z_][a-z0-9_.-]{0,63}$/i, 'user names are letters, digits, _ . -'),
-      z
-        .object({
-          password: z.string().startsWith('$scrypt$', 'must be the output of `warden hash-password`').optional(),
-          keys: z.array(publicKeyLine).default([]),
-        })
-        .strict(),
-    ),
-    assets: z.record(
-      z.string().regex(/^[A-Za-z0-9_.-]+$/, 'asset names are letters, digits, _ . -'),
-      z
-        .object({
-          host: z.string().min(1),
-          port: z.number().int().min(1).max(65535).default(22),
-          hostKey: z.union([z.literal('tofu'), publicKeyLine]).optional(),
-        })
-        .strict(),
-    ),
-    accounts: z.record(
-      z.string().regex(/^[A-Za-z0-9_.-]+$/, 'account names are letters, digits, _ . -'),
-      z
-        .object({
-          username: z.string().min(1),
-          privateKeyFile: z.string().optional(),
-          passwordFile: z.string().optional(),
-        })
-        .strict()
-        .refine((a) => a.privateKeyFile || a.passwordFile, 'needs privateKeyFile or passwordFile'),
-    ),
-    grants: z.array(
-      z
-        .object({
-          users: nameList,
-          assets: nameList,
-          accounts: nameList,
-          session: sessionPolicy.optional(),
-          commands: z.array(commandRule).optional(),
-          transfer: transfer.rules.optional(),
-        })
-        .strict(),
-    ),
-  })
-  .strict();
+      .check(z.refine((a) => a.privateKeyFile || a.passwordFile, 'needs privateKeyFile or passwordFile')),
+  ),
+  grants: z.array(
+    z.strictObject({
+      users: nameList,
+      assets: nameList,
+      accounts: nameList,
+      session: z.optional(sessionPolicy),
+      commands: z.optional(z.array(commandRule)),
+      transfer: z.optional(transferRules),
+    }),
+  ),
+});
 
 export type RawConfig = z.output<typeof schema>;
 export type { RedisSetting } from './config-redis.js';

@@ -4,25 +4,25 @@
  * lost. Reads serve `warden terminals` and the kill path (is the owner alive?).
  */
 import type { RedisClient } from './redis-connection.js';
-import * as z from 'zod';
 import type { RedisKeys } from './redis-keys.js';
+import * as z from './zod.js';
 
 const num = z.coerce.number();
 
 /** An instance's hash as stored by its heartbeat. */
 const storedInstance = z.object({
-  id: z.string().min(1),
-  host: z.string().default(''),
+  id: z.string().check(z.minLength(1)),
+  host: z._default(z.string(), ''),
   pid: num,
-  version: z.string().default(''),
+  version: z._default(z.string(), ''),
   started: num,
   heartbeat: num,
-  sessions: num.default(0),
-  address: z.string().default(''),
+  sessions: z._default(num, 0),
+  address: z._default(z.string(), ''),
   /** Where its admin API answers other instances (recording proxy); '' without one. */
-  adminUrl: z.string().default(''),
+  adminUrl: z._default(z.string(), ''),
   /** `2/4` for worker 2 of `warden start --workers 4`; '' for a process on its own. */
-  worker: z.string().default(''),
+  worker: z._default(z.string(), ''),
 });
 
 export type InstanceInfo = z.output<typeof storedInstance> & { alive: boolean };

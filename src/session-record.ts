@@ -8,8 +8,8 @@
  * finalised recording is attached as its own field `rec:<n>` by the records worker, so the
  * session's writes and the worker's never overwrite each other.
  */
-import * as z from 'zod';
 import { END_REASONS } from '../machines/session.types.js';
+import * as z from './zod.js';
 
 /** Channels listed in one record; a ControlPersist master can run thousands (all are in the audit log). */
 export const MAX_CHANNEL_ENTRIES = 64;
@@ -17,17 +17,17 @@ export const MAX_CHANNEL_ENTRIES = 64;
 const num = z.coerce.number();
 
 export const channelEntrySchema = z.object({
-  n: z.number().int(),
+  n: z.int(),
   kind: z.enum(['shell', 'exec', 'sftp']),
-  command: z.string().optional(),
-  pty: z.boolean().optional(),
+  command: z.optional(z.string()),
+  pty: z.optional(z.boolean()),
   start: z.number(),
-  end: z.number().optional(),
-  exit: z.string().optional(),
+  end: z.optional(z.number()),
+  exit: z.optional(z.string()),
   bytesIn: z.number(),
   bytesOut: z.number(),
   /** Set when this channel's recording could not be written (policy `continue`). */
-  recordingError: z.string().optional(),
+  recordingError: z.optional(z.string()),
 });
 export type ChannelEntry = z.infer<typeof channelEntrySchema>;
 
@@ -38,48 +38,50 @@ export type RecordingRef = z.infer<typeof recordingRefSchema>;
 export const SESSION_KINDS = ['pending', 'none', 'shell', 'exec', 'sftp'] as const;
 export type SessionKind = (typeof SESSION_KINDS)[number];
 
-const json = <T extends z.ZodType>(schema: T) =>
-  z.string().transform((text, ctx) => {
+const json = <T extends z.ZodMiniType>(schema: T) =>
+  z.convert(z.string(), (text) => {
+    let value: unknown;
     try {
-      const parsed = schema.safeParse(JSON.parse(text));
-      if (parsed.success) return parsed.data as z.output<T>;
-      ctx.addIssue({ code: 'custom', message: parsed.error.message });
+      value = JSON.parse(text);
     } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.reject((err as Error).message);
     }
-    return z.NEVER;
+    const parsed = schema.safeParse(value);
+    return parsed.success ? (parsed.data as z.output<T>) : z.reject(parsed.error.message);
   });
 
+const text = z._default(z.string(), '');
+
 const storedSchema = z.object({
-  id: z.string().min(1),
-  user: z.string().default(''),
-  asset: z.string().default(''),
-  account: z.string().default(''),
-  remote: z.string().default(''),
-  instance: z.string().default(''),
-  kind: z.enum(SESSION_KINDS).catch('pending'),
+  id: z.string().check(z.minLength(1)),
+  user: text,
+  asset: text,
+  account: text,
+  remote: text,
+  instance: text,
+  kind: z.catch(z.enum(SESSION_KINDS), 'pending'),
   state: z.enum(['authenticating', 'selecting', 'connecting', 'proxying', 'idle', 'finished']),
   start: num,
   lastActivity: num,
   /** When an idle session will be cut (ms): set on entering `idle`, meaningful only there. */
-  idleDeadline: num.optional(),
-  finish: num.optional(),
-  reason: z.enum(END_REASONS).optional(),
-  detail: z.string().optional(),
-  by: z.string().optional(),
-  exitStatus: z.string().optional(),
-  command: z.string().optional(),
-  bytesIn: num.default(0),
-  bytesOut: num.default(0),
+  idleDeadline: z.optional(num),
+  finish: z.optional(num),
+  reason: z.optional(z.enum(END_REASONS)),
+  detail: z.optional(z.string()),
+  by: z.optional(z.string()),
+  exitStatus: z.optional(z.string()),
+  command: z.optional(z.string()),
+  bytesIn: z._default(num, 0),
+  bytesOut: z._default(num, 0),
   /** File operations seen on sftp/scp channels (src/transfers). */
-  uploads: num.optional(),
-  downloads: num.optional(),
-  deletions: num.optional(),
-  channelCount: num.default(0),
-  channels: json(z.array(channelEntrySchema)).default([]),
+  uploads: z.optional(num),
+  downloads: z.optional(num),
+  deletions: z.optional(num),
+  channelCount: z._default(num, 0),
+  channels: z._default(json(z.array(channelEntrySchema)), []),
   /** `failed` once any channel could not be recorded; `recordingError` says why. */
-  recording: z.literal('failed').optional(),
-  recordingError: z.string().optional(),
+  recording: z.optional(z.literal('failed')),
+  recordingError: z.optional(z.string()),
 });
 
 export type SessionRecord = z.output<typeof storedSchema> & {
@@ -90,6 +92,8 @@ export type SessionRecord = z.output<typeof storedSchema> & {
 /** The field that holds channel n's finalised recording. */
 export const recordingField = (channel: number): string => `rec:${channel}`;
 
+const recordingRef = json(recordingRefSchema);
+
 /** Decode a Redis hash; undefined when it is missing or not a session record. */
 export function decodeRecord(hash: Record<string, string>): SessionRecord | undefined {
   if (!hash.id) return undefined;
@@ -98,7 +102,7 @@ export function decodeRecord(hash: Record<string, string>): SessionRecord | unde
   const recordings: Record<number, RecordingRef> = {};
   for (const [k, v] of Object.entries(hash)) {
     if (!k.startsWith('rec:')) continue;
-    const ref = json(recordingRefSchema).safeParse(v);
+    const ref = recordingRef.safeParse(v);
     if (ref.success) recordings[Number(k.slice(4))] = ref.data;
   }
   return Object.keys(recordings).length ? { ...parsed.data, recordings } : parsed.data;

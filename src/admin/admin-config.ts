@@ -3,13 +3,13 @@
  * use it (people with a password, scripts with a bearer token), each with a role. Kept apart
  * from config.ts so the main schema stays readable.
  */
-import * as z from 'zod';
 import { duration } from '../config-units.js';
+import * as z from '../zod.js';
 
 export const ADMIN_ROLES = ['operator', 'viewer'] as const;
 export type AdminRole = (typeof ADMIN_ROLES)[number];
 
-const name = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'names are 1-64 letters, digits, _ . -');
+const name = z.string().check(z.regex(/^[A-Za-z0-9_.-]{1,64}$/, 'names are 1-64 letters, digits, _ . -'));
 
 /** Loopback only: anything else carries passwords and cookies over the network. */
 export function isLoopback(host: string): boolean {
@@ -17,39 +17,43 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Built with config.ts's HOST:PORT parser (passed in: config.ts imports this module). */
-export const adminSchema = (listen: z.ZodType<{ host: string; port: number }, string>) => z
-  .object({
-    listen,
-    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
-    /** Allow a non-loopback listen without TLS (behind a TLS-terminating proxy, say). */
-    insecure: z.boolean().default(false),
-    admins: z
-      .record(name, z.object({ password: z.string().startsWith('$scrypt$', 'must be the output of `warden hash-password`'), role: z.enum(ADMIN_ROLES) }).strict())
-      .default({}),
-    tokens: z
-      .record(name, z.object({ hash: z.string().regex(/^\$sha256\$[0-9a-f]{64}$/, 'must be the output of `warden hash-token`'), role: z.enum(ADMIN_ROLES) }).strict())
-      .default({}),
-    /** Browser sessions last this long without use (ms). */
-    sessionTtl: z.number().int().min(60_000).default(8 * 3_600_000),
-    /** Failed logins per source and per name in one minute before 429. */
-    loginAttempts: z.number().int().min(1).max(1000).default(5),
-    /**
-     * The URL other instances reach this admin API at (recording proxy). Default: the
-     * listen address, which is wrong for a wildcard listen (0.0.0.0) or behind NAT.
-     */
-    advertise: z.string().url().regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional(),
-    /** Concurrent Server-Sent Events streams (GET /api/events) on this instance. */
-    eventStreams: z.number().int().min(1).max(10_000).default(100),
-    /** A comment line on idle event streams this often (ms), so proxies do not close them. */
-    eventsHeartbeat: duration.pipe(z.number().min(100).max(300_000)).default(15_000),
-    /** GET /metrics needs a token or session when true. */
-    metricsAuth: z.boolean().default(false),
-  })
-  .strict()
-  .superRefine((a, ctx) => {
-    if (!a.tls && !a.insecure && !isLoopback(a.listen.host)) {
-      ctx.addIssue({ code: 'custom', path: ['listen'], message: `${a.listen.host} is not loopback: set tls: { cert, key } (or insecure: true behind a TLS proxy)` });
-    }
-  });
+export const adminSchema = (listen: z.ZodMiniType<{ host: string; port: number }, string>) =>
+  z
+    .strictObject({
+      listen,
+      tls: z.optional(z.strictObject({ cert: z.string().check(z.minLength(1)), key: z.string().check(z.minLength(1)) })),
+      /** Allow a non-loopback listen without TLS (behind a TLS-terminating proxy, say). */
+      insecure: z._default(z.boolean(), false),
+      admins: z._default(
+        z.record(name, z.strictObject({ password: z.string().check(z.startsWith('$scrypt$', 'must be the output of `warden hash-password`')), role: z.enum(ADMIN_ROLES) })),
+        {},
+      ),
+      tokens: z._default(
+        z.record(name, z.strictObject({ hash: z.string().check(z.regex(/^\$sha256\$[0-9a-f]{64}$/, 'must be the output of `warden hash-token`')), role: z.enum(ADMIN_ROLES) })),
+        {},
+      ),
+      /** Browser sessions last this long without use (ms). */
+      sessionTtl: z._default(z.int().check(z.minimum(60_000)), 8 * 3_600_000),
+      /** Failed logins per source and per name in one minute before 429. */
+      loginAttempts: z._default(z.int().check(z.minimum(1), z.maximum(1000)), 5),
+      /**
+       * The URL other instances reach this admin API at (recording proxy). Default: the
+       * listen address, which is wrong for a wildcard listen (0.0.0.0) or behind NAT.
+       */
+      advertise: z.optional(z.url().check(z.regex(/^https?:\/\//, 'must be an http:// or https:// URL'))),
+      /** Concurrent Server-Sent Events streams (GET /api/events) on this instance. */
+      eventStreams: z._default(z.int().check(z.minimum(1), z.maximum(10_000)), 100),
+      /** A comment line on idle event streams this often (ms), so proxies do not close them. */
+      eventsHeartbeat: z._default(z.pipe(duration, z.number().check(z.minimum(100), z.maximum(300_000))), 15_000),
+      /** GET /metrics needs a token or session when true. */
+      metricsAuth: z._default(z.boolean(), false),
+    })
+    .check(
+      z.superRefine((a, ctx) => {
+        if (!a.tls && !a.insecure && !isLoopback(a.listen.host)) {
+          ctx.addIssue({ code: 'custom', path: ['listen'], message: `${a.listen.host} is not loopback: set tls: { cert, key } (or insecure: true behind a TLS proxy)` });
+        }
+      }),
+    );
 
 export type AdminConfig = z.output<ReturnType<typeof adminSchema>>;

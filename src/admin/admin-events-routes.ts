@@ -4,20 +4,18 @@
  * Both are reads: cookie or bearer, any role.
  */
 import type { FastifyInstance } from 'fastify';
-import * as z from 'zod';
 import { queryAudit } from '../audit/audit-stream.js';
 import type { AdminContext } from './admin-context.js';
-import { decode, instant } from './admin-input.js';
+import { decode, instant, pageLimit, sessionIdPrefix } from './admin-input.js';
+import * as z from '../zod.js';
 
-export const auditQuery = z
-  .object({
-    user: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/).optional(),
-    session: z.string().regex(/^[0-9A-Za-z]{1,26}$/).optional(),
-    event: z.string().regex(/^[a-z_]{1,64}$/).optional(),
-    since: instant.optional(),
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
-  })
-  .strict();
+export const auditQuery = z.strictObject({
+  user: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.@-]{1,64}$/))),
+  session: z.optional(sessionIdPrefix),
+  event: z.optional(z.string().check(z.regex(/^[a-z_]{1,64}$/))),
+  since: z.optional(instant),
+  limit: pageLimit,
+});
 
 export function eventsRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.get('/api/audit', async (req) => {

@@ -6,17 +6,17 @@
  * in a header; every download is an audit event on the instance the admin asked.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import * as z from 'zod';
 import { WardenError } from '../errors.js';
 import { principalOf, type AdminContext } from './admin-context.js';
 import { decode, sessionIdParam } from './admin-input.js';
 import { FLEET_HEADER, fleetSecret, verifyFleetRequest } from './fleet-auth.js';
 import { fetchFromOwner, fleetRecordingPath, passedHeaders, recordingOwner } from './recording-proxy.js';
 import { headerText, localRecording, pickChannel } from './recording-source.js';
+import * as z from '../zod.js';
 
-const channelNumber = z.coerce.number().int().min(1).max(2 ** 31 - 1);
-const recordingQuery = z.object({ channel: channelNumber.optional() }).strict();
-const fleetParams = z.object({ id: z.string().regex(/^[0-9A-Z]{26}$/, 'a full session id'), channel: channelNumber }).strict();
+const channelNumber = z.coerce.number().check(z.int(), z.minimum(1), z.maximum(2 ** 31 - 1));
+const recordingQuery = z.strictObject({ channel: z.optional(channelNumber) });
+const fleetParams = z.strictObject({ id: z.string().check(z.regex(/^[0-9A-Z]{26}$/, 'a full session id')), channel: channelNumber });
 
 async function serveLocal(ctx: AdminContext, sessionId: string, channel: number, reply: FastifyReply): Promise<{ verdict: string }> {
   const rec = await ctx.registry.get(sessionId);

@@ -9,11 +9,11 @@
  * dropped and counted, they are still in the file). Field values a peer controls are already
  * escaped by whoever logged them; redacted fields are redacted here as in the file.
  */
-import * as z from 'zod';
 import { REDACTED_FIELDS, type Logger } from '../logger.js';
 import type { RedisClient } from '../redis-connection.js';
 import type { RedisKeys } from '../redis-keys.js';
 import { readNewestFirst } from '../redis-stream.js';
+import * as z from '../zod.js';
 
 const STREAM_MAX = 100_000;
 const BUFFER_MAX = 10_000;
@@ -95,9 +95,9 @@ const storedEvent = z.object({
   at: z.coerce.number(),
   instance: z.string(),
   event: z.string(),
-  session: z.string().optional(),
-  user: z.string().optional(),
-  admin: z.string().optional(),
+  session: z.optional(z.string()),
+  user: z.optional(z.string()),
+  admin: z.optional(z.string()),
   json: z.string(),
 });
 

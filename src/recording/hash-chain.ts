@@ -10,12 +10,12 @@
  * somewhere the attacker cannot write, e.g. the session record.
  */
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '../zod.js';
 
 export const GENESIS = '0'.repeat(64);
 
-const count = z.number().int().nonnegative().refine(Number.isSafeInteger, 'not a safe integer');
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'not 64 hex digits');
+const count = z.int().check(z.nonnegative(), z.refine(Number.isSafeInteger, 'not a safe integer'));
+const hex64 = z.string().check(z.regex(/^[0-9a-f]{64}$/, 'not 64 hex digits'));
 
 /** One line of a .chain file, as stored. */
 export const chainEntrySchema = z.object({

@@ -2,36 +2,32 @@
  * The `transfer:` config (top level: defaults for every grant, whether transfers are parsed at
  * all, kept copies; per grant: its own rules), and a grant's compiled policy.
  */
-import * as z from 'zod';
+import { section } from '../config-sections.js';
+import { byteSize } from '../config-units.js';
+import * as z from '../zod.js';
 import { compileTransferPolicy, type TransferPolicy } from './transfer-policy.js';
 
-/** The schemas, given the config's size type ("1GiB", "50MiB" or a number of bytes). */
-export function transferSchemas(size: z.ZodType<number, string | number>) {
-  const rules = z
-    .object({
-      upload: z.boolean().optional(),
-      download: z.boolean().optional(),
-      delete: z.boolean().optional(),
-      maxFileSize: size.optional(),
-      deny: z.array(z.string().min(1)).optional(),
-    })
-    .strict();
-  const defaults = rules
-    .extend({
-      /** Parse sftp/scp to log each file operation (false: bytes pass untouched, no policy). */
-      audit: z.boolean().default(true),
-      /** Add the target rsync's per-file log to `rsync --server` (false: a target that refuses
-       *  extra options, e.g. rrsync, still works; each rsync run is then one entry). */
-      rsyncFileLog: z.boolean().default(true),
-      keep: z
-        .object({ enabled: z.boolean().default(false), maxFileSize: size.default(50 * 1024 ** 2), dir: z.string().optional() })
-        .strict()
-        .prefault({}),
-    })
-    .strict()
-    .prefault({});
-  return { rules, defaults };
-}
+const ruleFields = {
+  upload: z.optional(z.boolean()),
+  download: z.optional(z.boolean()),
+  delete: z.optional(z.boolean()),
+  maxFileSize: z.optional(byteSize),
+  deny: z.optional(z.array(z.string().check(z.minLength(1)))),
+};
+
+/** A grant's `transfer:` rules. */
+export const transferRules = z.strictObject(ruleFields);
+
+/** The top-level `transfer:` section: the rules every grant starts from, and how transfers are audited. */
+export const transferDefaults = section({
+  ...ruleFields,
+  /** Parse sftp/scp to log each file operation (false: bytes pass untouched, no policy). */
+  audit: z._default(z.boolean(), true),
+  /** Add the target rsync's per-file log to `rsync --server` (false: a target that refuses
+   *  extra options, e.g. rrsync, still works; each rsync run is then one entry). */
+  rsyncFileLog: z._default(z.boolean(), true),
+  keep: section({ enabled: z._default(z.boolean(), false), maxFileSize: z._default(byteSize, 50 * 1024 ** 2), dir: z.optional(z.string()) }),
+});
 
 type Rules = { upload?: boolean; download?: boolean; delete?: boolean; maxFileSize?: number; deny?: string[] };
 

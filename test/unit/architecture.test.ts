@@ -1,6 +1,7 @@
 /**
- * The shape of the code, checked: machines stay pure, src/ has no import cycle, and no module
- * grows past the size the house style asks for (DESIGN.md: small modules, one concept each).
+ * The shape of the code, checked: machines stay pure, zod comes from one module, src/ has no
+ * import cycle, and no module grows past the size the house style asks for (DESIGN.md: small
+ * modules, one concept each).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -30,6 +31,14 @@ describe('architecture', () => {
         .filter((spec) => spec !== 'xstate' && !/^\.\/[\w.-]+\.js$/.test(spec))
         .map((spec) => `${rel(file)} imports ${spec}`),
     );
+    expect(offenders).toEqual([]);
+  });
+
+  it('src/ takes zod from src/zod.ts only (zod/mini with its English messages)', () => {
+    const zodModule = path.join(REPO_ROOT, 'src', 'zod.ts');
+    const offenders = tsFiles(path.join(REPO_ROOT, 'src'))
+      .filter((file) => file !== zodModule)
+      .flatMap((file) => importsOf(file).filter((spec) => spec === 'zod' || spec.startsWith('zod/')).map((spec) => `${rel(file)} imports ${spec}`));
     expect(offenders).toEqual([]);
   });
 

@@ -63,14 +63,15 @@ describe('config', () => {
   });
 
   it('names the key path of a bad value', () => {
-    expect(errorOf(base.replace('port: 22,', 'port: 99999,'))).toMatch(/assets\.web1\.port: /);
+    // zod's own messages are in English (zod/mini has no locale unless src/zod.ts loads one).
+    expect(errorOf(base.replace('port: 22,', 'port: 99999,'))).toMatch(/assets\.web1\.port: Too big: expected number to be <=65535/);
     expect(errorOf(base.replace('listen: 127.0.0.1:2222', 'listen: nowhere'))).toMatch(/listen: "nowhere" is not HOST:PORT/);
     expect(errorOf(`${base}session: { idleTimeout: soon }\n`)).toMatch(/session\.idleTimeout: "soon" is not a duration/);
     expect(errorOf(base.replace(`keys: ["${KEY}"]`, 'keys: ["ssh-ed25519 nonsense"]'))).toMatch(/users\.alice\.keys\[0\]: not an OpenSSH public key/);
   });
 
   it('rejects unknown keys, with their path', () => {
-    expect(errorOf(`${base}listne: 1\n`)).toMatch(/listne/);
+    expect(errorOf(`${base}listne: 1\n`)).toMatch(/Unrecognized key: "listne"/);
     expect(errorOf(base.replace('hostKey: tofu', 'hostKey: tofu, colour: red'))).toMatch(/assets\.web2/);
   });
 
@@ -83,8 +84,17 @@ describe('config', () => {
     expect(errorOf(base.replace(HASH, 'hunter2'))).toMatch(/users\.alice\.password: must be the output of `warden hash-password`/);
   });
 
-  it('reports YAML syntax errors with the file name', () => {
-    expect(errorOf('users: [')).toMatch(/warden\.yaml: YAML syntax/);
+  it('reports YAML syntax errors with the file name and line, without quoting the expanded text', () => {
+    expect(errorOf('users: [')).toMatch(/warden\.yaml: YAML syntax: line 2, column 1: unexpected end of the stream/);
+    // The parser's excerpt of the file would show a ${VAR}'s value: a password, say.
+    process.env.WARDEN_TEST_REDIS_PASSWORD = 'not-for-logs';
+    try {
+      const message = errorOf('redis: "redis://:${WARDEN_TEST_REDIS_PASSWORD}@redis:6379"\n  oops: 1\n');
+      expect(message).toMatch(/YAML syntax: line 2, column 3: bad indentation of a mapping entry/);
+      expect(message).not.toContain('not-for-logs');
+    } finally {
+      delete process.env.WARDEN_TEST_REDIS_PASSWORD;
+    }
   });
 
   it('rejects an invalid command filter regex', () => {
