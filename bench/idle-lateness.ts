@@ -60,8 +60,13 @@ function oneSession(w: BenchWarden, signal: AbortSignal): Promise<Observed> {
       }
       if (toldAt === undefined && out.includes(MESSAGE)) toldAt = performance.now();
     });
-    child.once('exit', (code) => {
-      const exitAt = performance.now();
+    let exitAt = NaN;
+    child.once('exit', () => {
+      exitAt = performance.now();
+    });
+    // Judged on 'close', when stdout and stderr have been read to their end: at 'exit' the
+    // message may still be in the pipe (one session of 200 was "without" it under load).
+    child.once('close', (code) => {
       clearTimeout(guard);
       signal.removeEventListener('abort', kill);
       if (keyAt === undefined || toldAt === undefined) {

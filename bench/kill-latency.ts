@@ -65,7 +65,8 @@ function openSession(w: BenchWarden): Live {
       out += d.toString('utf8');
       if (out.includes(marker)) resolve();
     });
-    child.once('exit', () => reject(new Error(`session ${marker} ended before its shell printed the marker`)));
+    // 'close', not 'exit': the process can exit before its last output has been read.
+    child.once('close', () => reject(new Error(`session ${marker} ended before its shell printed the marker`)));
   });
   up.catch(() => {});
   let err = '';
@@ -74,7 +75,7 @@ function openSession(w: BenchWarden): Live {
       err += d.toString('utf8');
       if (err.includes(MESSAGE)) resolve(performance.now());
     });
-    child.once('exit', () => resolve(NaN)); // no message: NaN fails the check below
+    child.once('close', () => resolve(NaN)); // stderr read to its end without the message: NaN fails the check below
   });
   return { marker, child, up, toldAt, exitedAt: new Promise((resolve) => child.once('exit', () => resolve(performance.now()))) };
 }
