@@ -176,7 +176,7 @@ export const sftpTransfer: Measurement = {
         metric: `sftp ${op} ${size / 1048576} MiB, parser on vs off`,
         direct: fmtSeconds(med('direct', (x) => x.seconds)),
         warden: `on ${fmtSeconds(med('on', (x) => x.seconds))} (CPU best ${best('on').toFixed(2)} s) · off ${fmtSeconds(med('off', (x) => x.seconds))} (CPU best ${best('off').toFixed(2)} s)`,
-        ratio: `parser: Warden CPU +${(cpuCost * 100).toFixed(1)}%, wall ${wallCost >= 0 ? '+' : ''}${(wallCost * 100).toFixed(1)}%`,
+        ratio: `parser: Warden CPU ${cpuCost >= 0 ? '+' : ''}${(cpuCost * 100).toFixed(1)}%, wall ${wallCost >= 0 ? '+' : ''}${(wallCost * 100).toFixed(1)}%`,
         target: 'Warden CPU (best of reps) cost ≤ 3%',
         ok: cpuCost <= 0.03,
       });
