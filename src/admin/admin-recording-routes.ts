@@ -36,7 +36,7 @@ async function serveLocal(ctx: AdminContext, sessionId: string, channel: number,
 
 export function recordingRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.get('/api/sessions/:id/recording', async (req, reply) => {
-    const prefix = decode(sessionIdParam, req.params, 'id').id;
+    const prefix = decode(sessionIdParam, req.params, 'path').id;
     const q = decode(recordingQuery, req.query, 'query');
     const id = await ctx.registry.resolve(prefix);
     const rec = await ctx.registry.get(id);
@@ -69,7 +69,7 @@ export function recordingRoutes(app: FastifyInstance, ctx: AdminContext): void {
   };
 
   app.get('/fleet/recordings/:id/:channel', { onRequest: fleetAuth }, async (req, reply) => {
-    const p = decode(fleetParams, req.params, 'params');
+    const p = decode(fleetParams, req.params, 'path');
     await serveLocal(ctx, p.id, p.channel, reply);
     return reply;
   });

@@ -49,7 +49,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: AdminContext): void {
   });
 
   app.get('/api/sessions/:id', async (req) => {
-    const id = await registry.resolve(decode(sessionIdParam, req.params, 'id').id);
+    const id = await registry.resolve(decode(sessionIdParam, req.params, 'path').id);
     const session = await registry.get(id);
     if (!session) throw new WardenError('SESSION_NOT_FOUND', `"${id}" has expired from the registry`);
     const [commands, audit] = await Promise.all([
@@ -61,7 +61,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.post('/api/sessions/:id/kill', async (req, reply) => {
     requireOperator(req);
-    const prefix = decode(sessionIdParam, req.params, 'id').id;
+    const prefix = decode(sessionIdParam, req.params, 'path').id;
     const { reason } = decode(killBody, req.body, 'body');
     const id = await registry.resolve(prefix);
     const report = await kill(req, id, reason);
@@ -70,7 +70,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.post('/api/users/:name/kill', async (req) => {
     requireOperator(req);
-    const { name } = decode(userParam, req.params, 'name');
+    const { name } = decode(userParam, req.params, 'path');
     const { reason } = decode(killBody, req.body, 'body');
     const ids = (await registry.listLive()).filter((r) => r.user === name).map((r) => r.id);
     return { user: name, acknowledgements: await Promise.all(ids.map((id) => kill(req, id, reason))) };

@@ -106,7 +106,7 @@ export async function watchRoutes(app: FastifyInstance, ctx: AdminContext): Prom
       // Before the upgrade: errors are plain HTTP answers with the API's error shape.
       preHandler: async (req) => {
         if (!sameOrigin(req)) throw new WardenError('BAD_REQUEST', 'cross-origin watch request refused');
-        const id = await ctx.registry.resolve(decode(sessionIdParam, req.params, 'id').id);
+        const id = await ctx.registry.resolve(decode(sessionIdParam, req.params, 'path').id);
         const rec = await ctx.registry.get(id);
         if (!rec) throw new WardenError('SESSION_NOT_FOUND', `"${id}" has expired from the registry`);
         if (rec.state === 'finished') throw new WardenError('SESSION_NOT_LIVE', `${id} ended (${rec.reason ?? 'unknown reason'})`);

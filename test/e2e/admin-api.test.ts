@@ -178,6 +178,13 @@ describe('admin API', () => {
       expect({ p, status: r.status, code: r.json.error?.code }).toEqual({ p, status, code });
       expect(r.json.error.message.length).toBeGreaterThan(5);
     }
+    // The message names the field once, and says what a valid value looks like.
+    expect((await api('GET', '/api/sessions/..%2F..%2Fetc%2Fpasswd', t)).json.error.message).toBe(
+      'The request is malformed: path: id: session ids are 1-26 letters and digits (a ULID or its prefix)',
+    );
+    expect((await api('POST', '/api/sessions/01ZZZZZZZZZZ/kill', { ...t, body: JSON.stringify({ reason: 'x'.repeat(201) }) })).json.error.message).toMatch(
+      /^The request is malformed: body: reason: Too big: expected string to have <=200 characters$/,
+    );
     expect(a.child.exitCode).toBeNull();
     expect((await api('GET', '/healthz')).status).toBe(200);
     expect(a.log()).not.toContain(OPS_TOKEN);
