@@ -47,10 +47,16 @@ describe('auth', () => {
         },
       });
     });
-    expect(attempts).toBe(6);
     expect(err.message).toContain('Too many authentication failures');
     const rec = await lastRecord();
     expect(rec).toMatchObject({ reason: 'auth_failed', kind: 'pending', user: '' });
+    // Counted where it is decided: Warden judged exactly 6 keys. The client's own count is not
+    // exact: in about 1 run of 10, ssh2's client had called its authHandler a 7th time by the
+    // time it read the disconnect, while Warden's trace of the same run showed 6 attempts
+    // judged and 5 failure replies (session-login.ts sends none after the last allowed one).
+    const failures = warden.logs().filter((l) => l.event === 'auth_failure' && l.session === rec.id);
+    expect(failures).toHaveLength(6);
+    expect(attempts).toBeGreaterThanOrEqual(6);
   });
 
   it('a key and a password both log in; the record names user, asset and account', async () => {
