@@ -47,7 +47,7 @@ export function parseConfigText<S extends z.ZodMiniType>(schema: S, text: string
   } catch (err) {
     // Where and what, without js-yaml's excerpt of the file: that shows the text after
     // `${VAR}` expansion, which may be a secret.
-    const where = err instanceof YAMLException ? `line ${err.mark.line + 1}, column ${err.mark.column + 1}: ${err.reason}` : (err as Error).message;
+    const where = err instanceof YAMLException && err.mark ? `line ${err.mark.line + 1}, column ${err.mark.column + 1}: ${err.reason}` : (err as Error).message;
     throw new WardenError('CONFIG_INVALID', `${file}: YAML syntax: ${where}`);
   }
   // jitless: zod would otherwise compile a parser per object schema with `new Function` on the

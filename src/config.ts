@@ -52,7 +52,7 @@ const schema = z.strictObject({
   /** Live watch (src/watch): whether the watched user reads a line when an admin starts and stops watching. */
   watch: section({ notifyUser: z._default(z.boolean(), true) }),
   /** The admin API (src/admin/); left out: no admin listener. */
-  admin: z.optional(adminSchema(hostPort)),
+  admin: z.optional(adminSchema),
   users: z.record(
     tableKey(/^[a-z_][a-z0-9_.-]{0,63}$/i, 'user names are letters, digits, _ . -'),
     z.strictObject({

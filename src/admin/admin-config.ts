@@ -3,6 +3,7 @@
  * use it (people with a password, scripts with a bearer token), each with a role. Kept apart
  * from config.ts so the main schema stays readable.
  */
+import { hostPort } from '../config-fields.js';
 import { duration } from '../config-units.js';
 import * as z from '../zod.js';
 
@@ -16,44 +17,42 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-/** Built with config.ts's HOST:PORT parser (passed in: config.ts imports this module). */
-export const adminSchema = (listen: z.ZodMiniType<{ host: string; port: number }, string>) =>
-  z
-    .strictObject({
-      listen,
-      tls: z.optional(z.strictObject({ cert: z.string().check(z.minLength(1)), key: z.string().check(z.minLength(1)) })),
-      /** Allow a non-loopback listen without TLS (behind a TLS-terminating proxy, say). */
-      insecure: z._default(z.boolean(), false),
-      admins: z._default(
-        z.record(name, z.strictObject({ password: z.string().check(z.startsWith('$scrypt$', 'must be the output of `warden hash-password`')), role: z.enum(ADMIN_ROLES) })),
-        {},
-      ),
-      tokens: z._default(
-        z.record(name, z.strictObject({ hash: z.string().check(z.regex(/^\$sha256\$[0-9a-f]{64}$/, 'must be the output of `warden hash-token`')), role: z.enum(ADMIN_ROLES) })),
-        {},
-      ),
-      /** Browser sessions last this long without use (ms). */
-      sessionTtl: z._default(z.int().check(z.minimum(60_000)), 8 * 3_600_000),
-      /** Failed logins per source and per name in one minute before 429. */
-      loginAttempts: z._default(z.int().check(z.minimum(1), z.maximum(1000)), 5),
-      /**
-       * The URL other instances reach this admin API at (recording proxy). Default: the
-       * listen address, which is wrong for a wildcard listen (0.0.0.0) or behind NAT.
-       */
-      advertise: z.optional(z.url().check(z.regex(/^https?:\/\//, 'must be an http:// or https:// URL'))),
-      /** Concurrent Server-Sent Events streams (GET /api/events) on this instance. */
-      eventStreams: z._default(z.int().check(z.minimum(1), z.maximum(10_000)), 100),
-      /** A comment line on idle event streams this often (ms), so proxies do not close them. */
-      eventsHeartbeat: z._default(z.pipe(duration, z.number().check(z.minimum(100), z.maximum(300_000))), 15_000),
-      /** GET /metrics needs a token or session when true. */
-      metricsAuth: z._default(z.boolean(), false),
-    })
-    .check(
-      z.superRefine((a, ctx) => {
-        if (!a.tls && !a.insecure && !isLoopback(a.listen.host)) {
-          ctx.addIssue({ code: 'custom', path: ['listen'], message: `${a.listen.host} is not loopback: set tls: { cert, key } (or insecure: true behind a TLS proxy)` });
-        }
-      }),
-    );
+export const adminSchema = z
+  .strictObject({
+    listen: hostPort,
+    tls: z.optional(z.strictObject({ cert: z.string().check(z.minLength(1)), key: z.string().check(z.minLength(1)) })),
+    /** Allow a non-loopback listen without TLS (behind a TLS-terminating proxy, say). */
+    insecure: z._default(z.boolean(), false),
+    admins: z._default(
+      z.record(name, z.strictObject({ password: z.string().check(z.startsWith('$scrypt$', 'must be the output of `warden hash-password`')), role: z.enum(ADMIN_ROLES) })),
+      {},
+    ),
+    tokens: z._default(
+      z.record(name, z.strictObject({ hash: z.string().check(z.regex(/^\$sha256\$[0-9a-f]{64}$/, 'must be the output of `warden hash-token`')), role: z.enum(ADMIN_ROLES) })),
+      {},
+    ),
+    /** Browser sessions last this long without use (ms). */
+    sessionTtl: z._default(z.int().check(z.minimum(60_000)), 8 * 3_600_000),
+    /** Failed logins per source and per name in one minute before 429. */
+    loginAttempts: z._default(z.int().check(z.minimum(1), z.maximum(1000)), 5),
+    /**
+     * The URL other instances reach this admin API at (recording proxy). Default: the
+     * listen address, which is wrong for a wildcard listen (0.0.0.0) or behind NAT.
+     */
+    advertise: z.optional(z.url().check(z.regex(/^https?:\/\//, 'must be an http:// or https:// URL'))),
+    /** Concurrent Server-Sent Events streams (GET /api/events) on this instance. */
+    eventStreams: z._default(z.int().check(z.minimum(1), z.maximum(10_000)), 100),
+    /** A comment line on idle event streams this often (ms), so proxies do not close them. */
+    eventsHeartbeat: z._default(z.pipe(duration, z.number().check(z.minimum(100), z.maximum(300_000))), 15_000),
+    /** GET /metrics needs a token or session when true. */
+    metricsAuth: z._default(z.boolean(), false),
+  })
+  .check(
+    z.superRefine((a, ctx) => {
+      if (!a.tls && !a.insecure && !isLoopback(a.listen.host)) {
+        ctx.addIssue({ code: 'custom', path: ['listen'], message: `${a.listen.host} is not loopback: set tls: { cert, key } (or insecure: true behind a TLS proxy)` });
+      }
+    }),
+  );
 
-export type AdminConfig = z.output<ReturnType<typeof adminSchema>>;
+export type AdminConfig = z.output<typeof adminSchema>;
