@@ -19,7 +19,8 @@
  *     until the echo is in, so the log does not depend on whether a filter is on. Comparing as
  *     edited matters: matching only the bytes typed before the first edit key lost every burst
  *     with a Backspace, an arrow or Ctrl-U in it. A line typed for longer than `noEchoAfterMs`
- *     with nothing echoed is no-echo input, and a line whose screen never matches is dropped;
+ *     (from its first key, or from the target's last output if that came later) with nothing
+ *     echoed is no-echo input, and a line whose screen never matches is dropped;
  *     that is how a secret typed at `read -s` or `sudo` is never logged, not even partially,
  *     even when the program prints it back on the prompt's row.
  *  4. The resolved command is held until the next key, until output arrives `holdMs` later, or
@@ -103,6 +104,8 @@ export class CommandTracker {
   private disposed = false;
   /** Keys were ignored (full screen): the next line's keys may be incomplete. */
   private keysLost = false;
+  /** When output last arrived (ms, from `now`). */
+  private lastOutputAt = -Infinity;
 
   constructor(private readonly opts: CommandTrackerOptions) {
     this.now = opts.now ?? Date.now;
@@ -117,7 +120,9 @@ export class CommandTracker {
   }
 
   output(data: Buffer): void {
-    if (!this.disposed && this.lag.admit(data.length)) this.term.write(data, this.lag.parsed);
+    if (this.disposed) return;
+    this.lastOutputAt = this.now();
+    if (this.lag.admit(data.length)) this.term.write(data, this.lag.parsed);
   }
 
   /** Output bytes skipped because the emulator lagged more than maxLagBytes behind. */
@@ -128,7 +133,8 @@ export class CommandTracker {
   input(data: Buffer): void {
     if (this.disposed) return;
     const at = this.now();
-    this.afterOutput(() => this.keys.scan(data, (kind, byte, esc, param) => this.onKey(kind, byte, esc, param, at)));
+    const outputAt = this.lastOutputAt;
+    this.afterOutput(() => this.keys.scan(data, (kind, byte, esc, param) => this.onKey(kind, byte, esc, param, at, outputAt)));
   }
 
   resize(cols: number, rows: number): void {
@@ -200,7 +206,7 @@ export class CommandTracker {
     return this.term.buffer.active.type === 'alternate';
   }
 
-  private onKey(kind: KeyKind, byte: number, esc: EscKind, param: number, at: number): void {
+  private onKey(kind: KeyKind, byte: number, esc: EscKind, param: number, at: number, outputAt: number): void {
     if (this.disposed) return;
     if (this.inFullscreen) {
       // Some of these may be the first keys of the next line, typed as the program exited.
@@ -215,7 +221,7 @@ export class CommandTracker {
     }
     const line = this.open ?? this.openLine(at);
     if (!line) return;
-    if (kind === 'enter') this.submit(line, at);
+    if (kind === 'enter') this.submit(line, at, outputAt);
     else line.keys.key(kind, byte, esc, param);
   }
 
@@ -228,8 +234,13 @@ export class CommandTracker {
     return this.open;
   }
 
-  private submit(line: OpenLine, at: number): void {
-    this.pending.add(this.term.buffer.normal, line.prefix, line.keys, at, at - line.since > this.noEchoAfterMs);
+  /** `outputAt`: when output last arrived before the Enter. The no-echo clock runs from the
+   *  line's first key or from that output, whichever is later: a line typed ahead waits,
+   *  unechoed, behind the command before it, and the prompt printed after that command is done
+   *  is when the target could first have echoed it. */
+  private submit(line: OpenLine, at: number, outputAt: number): void {
+    const slow = at - Math.max(line.since, outputAt) > this.noEchoAfterMs;
+    this.pending.add(this.term.buffer.normal, line.prefix, line.keys, at, slow);
     this.open = null;
   }
 

@@ -96,3 +96,34 @@ describe('CommandTracker on recorded bash sessions typed in bursts', () => {
     expect(JSON.stringify(await burstCommands('secret-echoed'))).not.toMatch(/hunter2/);
   });
 });
+
+describe('a line typed ahead in the burst of the command before it', () => {
+  /**
+   * What `command-edits-live` met in CI: `sleep 1\recho next` arrives as one chunk while
+   * readline has echo off, so nothing shows `echo next` until the shell is back and redraws it.
+   * Enter, sent the moment the prompt is back, reached the tracker before that redraw, more
+   * than `noEchoAfterMs` after the line's first key: the line was taken for a secret typed at
+   * a no-echo prompt and dropped. The time a line waits behind a running command is not time
+   * the target spent not echoing it.
+   */
+  it('logs it when Enter arrives before the shell has redrawn it', async () => {
+    let clock = 0;
+    const entries: string[] = [];
+    const tracker = new CommandTracker({ cols: 80, rows: 24, now: () => clock, onCommand: (e) => entries.push(e.command) });
+    const at = (t: number, dir: 'i' | 'o', text: string) => {
+      clock = t;
+      if (dir === 'o') tracker.output(Buffer.from(text));
+      else tracker.input(Buffer.from(text));
+    };
+    at(0, 'o', '\x1b[?2004h$ ');
+    at(10, 'i', 'sleep 1\recho next');
+    at(11, 'o', 'sleep 1\r\n\x1b[?2004l\r');
+    at(1_020, 'o', '\x1b[?2004h$ ');
+    at(1_021, 'i', '\r');
+    at(1_022, 'o', 'echo next\r\n\x1b[?2004l\rnext\r\n\x1b[?2004h$ ');
+    at(1_030, 'i', 'x');
+    await tracker.flush();
+    tracker.dispose();
+    expect(entries).toEqual(['sleep 1', 'echo next']);
+  });
+});
