@@ -5,6 +5,7 @@
  */
 import type { RedisClient } from './redis-connection.js';
 import type { RedisKeys } from './redis-keys.js';
+import { parseCounts } from './instance-counts.js';
 import * as z from './zod.js';
 
 const num = z.coerce.number();
@@ -23,6 +24,8 @@ const storedInstance = z.object({
   adminUrl: z._default(z.string(), ''),
   /** `2/4` for worker 2 of `warden start --workers 4`; '' for a process on its own. */
   worker: z._default(z.string(), ''),
+  /** What it has seen since it started (instance-counts.ts), as of its last heartbeat. */
+  counts: z.pipe(z._default(z.string(), ''), z.transform(parseCounts)),
 });
 
 export type InstanceInfo = z.output<typeof storedInstance> & { alive: boolean };
@@ -41,7 +44,8 @@ export class InstanceRegistry {
     await this.redis.hset(this.keys.instance(id), fields);
   }
 
-  async heartbeat(info: Omit<InstanceInfo, 'heartbeat' | 'alive' | 'adminUrl' | 'worker'>, leaseMs: number, now = Date.now()): Promise<void> {
+  /** `counts`: InstanceCounts.serialize() of this instance. */
+  async heartbeat(info: Omit<InstanceInfo, 'heartbeat' | 'alive' | 'adminUrl' | 'worker' | 'counts'> & { counts: string }, leaseMs: number, now = Date.now()): Promise<void> {
     const k = this.keys;
     await this.redis
       .multi()

@@ -35,6 +35,7 @@ import { RecordingHealth } from './recording/recording-health.js';
 import { recordingsDir } from './audit/recording-files.js';
 import { AuthPenalty } from './auth-penalty.js';
 import { FleetEvents } from './fleet-events.js';
+import { InstanceCounts } from './instance-counts.js';
 import { startWatchHub, type WatchHub } from './watch/watch-hub.js';
 
 export interface Instance {
@@ -88,14 +89,15 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
   // Loaded only when configured: Fastify and prom-client cost startup time nobody else needs.
   // Fleet events and the fleet's copy of every audit event (GET /api/events, /api/audit).
   const fleet = new FleetEvents(id, ilog);
-  audit = fleet.tap(audit);
+  const counts = new InstanceCounts();
+  audit = counts.tap(fleet.tap(audit));
   const admin = cfg.admin && (await import('./admin/admin-stage.js')).adminStage(cfg, audit, ilog, () => ({ id, redis, registry, instances, counters }));
   if (admin) audit = admin.audit;
   const beat = async () => {
     const sessions = await supervisor.count();
     const addr = address ? `${address.address}:${address.port}` : '';
     await instances
-      .heartbeat({ id, host: hostname(), pid: process.pid, version: packageVersion(), started: startedAt, sessions, address: addr }, cfg.instance.lease)
+      .heartbeat({ id, host: hostname(), pid: process.pid, version: packageVersion(), started: startedAt, sessions, address: addr, counts: counts.serialize() }, cfg.instance.lease)
       .catch((err: unknown) => ilog.warn({ err }, 'heartbeat failed'));
   };
 

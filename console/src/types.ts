@@ -81,7 +81,16 @@ export interface Instance {
   address: string;
   adminUrl: string;
   alive: boolean;
+  /** What it has seen since it started, as of its last heartbeat. */
+  counts: {
+    counts: { logins: number; auth_failures: number; refused: number; commands_denied: number; transfers_denied: number; hostkey_mismatches: number; ended: number };
+    /** Sessions ended, by reason (reasons seen only). */
+    ended: Record<string, number>;
+  };
 }
+
+/** The fleet's counters of control events. */
+export type FleetCounters = Record<'kills' | 'idle_warnings' | 'idle_timeouts' | 'max_duration' | 'reaped', number>;
 
 export interface KillReport {
   outcome: string;

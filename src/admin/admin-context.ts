@@ -1,6 +1,7 @@
 /** What the admin API's routes need from the running instance, in one place. */
 import type { RedisClient as Redis } from '../redis-connection.js';
 import type { ControlClient } from '../control-client.js';
+import type { Counters } from '../counters.js';
 import type { InstanceRegistry } from '../instance-registry.js';
 import type { Logger } from '../logger.js';
 import type { Registry } from '../registry.js';
@@ -16,6 +17,8 @@ export interface AdminContext {
   redis: Redis;
   registry: Registry;
   instances: InstanceRegistry;
+  /** The fleet's counters of control events (kills, idle timeouts, reaped sessions). */
+  counters: Counters;
   control: ControlClient;
   auth: AdminAuth;
   metrics: AdminMetrics;

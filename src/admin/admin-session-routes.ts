@@ -76,7 +76,11 @@ export function sessionRoutes(app: FastifyInstance, ctx: AdminContext): void {
     return { user: name, acknowledgements: await Promise.all(ids.map((id) => kill(req, id, reason))) };
   });
 
-  app.get('/api/instances', async () => ({ instances: await ctx.instances.list() }));
+  // The same shape as `warden terminals --json`.
+  app.get('/api/instances', async () => {
+    const [instances, counters] = await Promise.all([ctx.instances.list(), ctx.counters.read()]);
+    return { instances, counters };
+  });
 
   app.get('/api/commands', async (req) => {
     const f = decode(commandsQuery, req.query, 'query');

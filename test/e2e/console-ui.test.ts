@@ -358,6 +358,9 @@ describe('web console', () => {
     await page.goto(`${api}/instances`);
     for (const inst of ['con-a', 'con-b']) await page.locator(`tr[data-instance="${inst}"]`).waitFor();
     expect(await page.locator('tr[data-instance="con-b"]').textContent()).toMatch(/held/);
+    // What con-b counted (its sessions terminated above), and the fleet's kills.
+    await poll(() => page.locator('tr[data-instance="con-b"]').getByTestId('ended-by-reason').textContent()).toMatch(/admin_kill [1-9]/);
+    expect(await page.getByTestId('fleet-counters').textContent()).toMatch(/Fleet: [1-9]\d* kills/);
     await shoot(page, 'instances');
     await b.kill9();
     await poll(() => page.locator('tr[data-instance="con-b"]').textContent(), { timeout: 30_000 }).toMatch(/lost/);

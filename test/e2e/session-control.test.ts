@@ -206,20 +206,40 @@ describe('instance loss and Redis outage', () => {
     await waitUntil('refusal recorded once redis was back', async () => (await registry.listRecent(100)).some((r) => r.reason === 'unavailable'), { timeoutMs: 30_000 });
   });
 
-  it('lists both instances with their heartbeat, and counts a kill', async () => {
+  it('lists both instances with their heartbeat and what each counted, and counts a kill', async () => {
+    type Listed = { id: string; alive: boolean; heartbeat: number; counts: { counts: Record<string, number>; ended: Record<string, number> } };
     const terminals = async () => {
       const res = await runCli(['terminals', '--json', '--config', b.configFile]);
       expect(res.code, res.stderr).toBe(0);
-      return JSON.parse(res.stdout) as { instances: Array<{ id: string; alive: boolean; heartbeat: number }>; counters: Record<string, number> };
+      return JSON.parse(res.stdout) as { instances: Listed[]; counters: Record<string, number> };
     };
-    const before = await terminals();
+    const of = (list: { instances: Listed[] }, id: string) => list.instances.find((i) => i.id === id)!;
+    // Counts travel with heartbeats: take "before" from one written after the earlier tests.
+    const since = Date.now();
+    let before = await terminals();
+    await waitUntil('a heartbeat of both after the earlier tests', async () => {
+      before = await terminals();
+      return ['inst-a', 'inst-b'].every((id) => of(before, id).heartbeat > since);
+    }, { timeoutMs: 10_000, intervalMs: 300 });
     const live = openSession(b, 'counted');
     const rec = await liveRecord('counted', live);
     expect((await runCli(['kill', rec.id, '--by', 'gina', '--config', a.configFile])).code).toBe(0);
     expect(await live.exited).toBe(255);
-    const after = await terminals();
-    for (const id of ['inst-a', 'inst-b']) expect(after.instances.find((i) => i.id === id)).toMatchObject({ alive: true, heartbeat: expect.any(Number) });
+    let after = await terminals();
+    for (const id of ['inst-a', 'inst-b']) expect(of(after, id)).toMatchObject({ alive: true, heartbeat: expect.any(Number) });
     expect(after.counters.kills).toBe((before.counters.kills ?? 0) + 1);
     expect(Object.keys(after.counters).sort()).toEqual(['idle_timeouts', 'idle_warnings', 'kills', 'max_duration', 'reaped']);
+    // B counted the login and the kill of its session (written with its next heartbeat); A,
+    // which only sent the kill, counted neither.
+    const inB = of(before, 'inst-b').counts;
+    await waitUntil("B's next heartbeat carries the kill", async () => {
+      after = await terminals();
+      return (of(after, 'inst-b').counts.ended.admin_kill ?? 0) === (inB.ended.admin_kill ?? 0) + 1;
+    }, { timeoutMs: 10_000, intervalMs: 300 });
+    expect(of(after, 'inst-b').counts.counts.logins).toBe(inB.counts.logins! + 1);
+    expect(of(after, 'inst-b').counts.counts.ended).toBe(inB.counts.ended! + 1);
+    expect(of(after, 'inst-a').counts.ended.admin_kill ?? 0).toBe(of(before, 'inst-a').counts.ended.admin_kill ?? 0);
+    const table = await runCli(['terminals', '--config', b.configFile]);
+    expect(table.stdout).toMatch(/LOGINS\s+AUTH FAILED\s+ENDED/);
   });
 });

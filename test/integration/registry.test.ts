@@ -102,7 +102,7 @@ describe('session records', () => {
 describe('instances and the reaper script', () => {
   it('reaps only instances without a lease, and only their sessions', async () => {
     const instances = new InstanceRegistry(redis, keys);
-    const info = { host: 'h', pid: 1, version: '0', started: 1, sessions: 1, address: '' };
+    const info = { host: 'h', pid: 1, version: '0', started: 1, sessions: 1, address: '', counts: '' };
     await instances.heartbeat({ ...info, id: 'alive' }, 10_000);
     await instances.heartbeat({ ...info, id: 'dead' }, 1);
     const mine = rec({ instance: 'alive' });
