@@ -2,7 +2,8 @@
  * The web console in a real browser (Debian's headless chromium via playwright-core) against
  * two real Warden processes sharing a real Redis, a real sshd, and real ssh clients (tmux for
  * the interactive shell): sign-in, sessions appearing live from the event stream, the idle
- * countdown, terminate with a reason and its acknowledgement, the viewer's limits, live watch,
+ * countdown, terminate with a reason and its acknowledgement, the same from the keyboard alone,
+ * the viewer's limits, live watch,
  * replay seeking to a command's moment with the hash-chain verdict (intact, then tampered),
  * hostile text rendered as text, commands, instances (a lost one marked) and audit.
  * Screenshots of every page go to test-output/console/.
@@ -12,7 +13,7 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Redis } from 'ioredis';
 import { Client } from 'ssh2';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisKeys } from '../../src/redis-keys.js';
@@ -88,6 +89,17 @@ async function idOf(marker: string, live: LiveSession): Promise<string> {
 
 const auditOf = (w: WardenProcess): Json[] =>
   readText(path.join(path.dirname(w.configFile), 'data', 'audit.jsonl')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Json);
+
+const isFocused = (l: Locator) => l.evaluate((el) => el === document.activeElement);
+
+/** Tab until `target` has the focus: it is reachable from the keyboard (fails after `max`). */
+async function tabTo(p: Page, target: Locator, max = 80): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    if (await isFocused(target)) return;
+    await p.keyboard.press('Tab');
+  }
+  throw new Error(`${String(target)} not reached with ${max} presses of Tab`);
+}
 
 function findFile(dir: string, name: string): string | undefined {
   for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile() && e.name === name) return path.join(e.parentPath, e.name);
@@ -183,6 +195,60 @@ describe('web console', () => {
     // The clients may exit before the API's answer reaches the page: wait for it.
     for (const sid of ids) await poll(() => page.getByTestId('kill-outcome').textContent()).toContain(`${sid}: killed`);
     for (const sid of ids) await poll(() => recentRow(page, sid).textContent()).toContain('admin_kill by carol');
+  });
+
+  it('works from the keyboard alone: sign in, skip link, terminate (Esc cancels, Enter confirms), move between pages', async () => {
+    const kb = await openPage(browser);
+    const p = kb.page;
+    await p.goto(`${api}/`);
+    await p.getByLabel('Admin name').waitFor();
+    await tabTo(p, p.getByLabel('Admin name'));
+    await p.keyboard.type('carol');
+    await tabTo(p, p.getByLabel('Password'));
+    await p.keyboard.type(CAROL_PW);
+    await p.keyboard.press('Enter');
+    await p.getByTestId('who').waitFor();
+    await p.getByTestId('live-sessions').waitFor();
+
+    // The first stop of a page is the skip link; it takes the focus past the navigation.
+    await p.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await p.keyboard.press('Tab');
+    expect(await p.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await p.keyboard.press('Enter');
+    await poll(() => p.evaluate(() => document.activeElement?.id)).toBe('main');
+
+    const live = openSession(b, 'console-keyboard');
+    const id = await idOf('console-keyboard', live);
+    const terminate = liveRow(p, id).getByRole('button', { name: 'Terminate' });
+    await terminate.waitFor();
+    await tabTo(p, terminate);
+    await p.keyboard.press('Enter');
+    const dialog = p.getByRole('dialog');
+    await dialog.waitFor();
+    expect(await p.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name)).toBe('reason');
+    await p.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    await poll(() => isFocused(terminate)).toBe(true); // back where the keyboard user was
+    expect(live.child.exitCode).toBeNull();
+
+    await p.keyboard.press('Enter');
+    await dialog.waitFor();
+    await p.keyboard.type('keyboard only');
+    await p.keyboard.press('Enter');
+    await poll(() => p.getByTestId('kill-outcome').textContent()).toMatch(new RegExp(`${id}: killed on con-b`));
+    expect(await live.exited).not.toBe(0);
+    expect(live.err()).toContain('Terminated by admin carol: keyboard only');
+    // The row and its button are gone: the focus is on the page, not lost to the document.
+    await liveRow(p, id).waitFor({ state: 'detached' });
+    expect(await p.evaluate(() => document.activeElement?.closest('main') !== null)).toBe(true);
+
+    await tabTo(p, p.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Instances' }));
+    await p.keyboard.press('Enter');
+    await p.getByTestId('instances-table').waitFor();
+    expect(new URL(p.url()).pathname).toBe('/instances');
+    expect(kb.dialogs).toEqual([]);
+    expect(kb.problems).toEqual([]);
+    await p.context().close();
   });
 
   it('shows a viewer no Terminate button and refuses their forged kill; a kill without the CSRF token is refused too', async () => {

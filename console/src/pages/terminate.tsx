@@ -1,5 +1,6 @@
 /**
- * Terminate with a reason: a modal dialog (keyboard: Esc cancels, Enter confirms) that posts
+ * Terminate with a reason: a modal dialog (keyboard: Esc cancels, Enter confirms; the focus
+ * goes back to the button that opened it) that posts
  * the kill and reports the acknowledgement the API answers with (outcome, instance, latency).
  */
 import type { JSX } from 'preact';
@@ -27,8 +28,19 @@ export function TerminateDialog(props: { target: Target; by: string; onDone: (o:
   const [busy, setBusy] = useState(false);
   const { target } = props;
 
+  // The page removes the dialog when it ends, and Esc gets there before the dialog has closed
+  // (Preact re-renders in a microtask after the cancel event). A modal dialog removed while open
+  // gives the focus back to nothing, and while it is open the page behind it cannot take it: so
+  // close it first, then give the focus back to what opened it (else to the page's main part),
+  // and a keyboard user carries on where they were.
   useEffect(() => {
-    ref.current?.showModal();
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    const dialog = ref.current;
+    dialog?.showModal();
+    return () => {
+      dialog?.close();
+      (opener?.isConnected ? opener : document.getElementById('main'))?.focus();
+    };
   }, []);
 
   const submit = async (e: Event) => {
