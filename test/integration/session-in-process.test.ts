@@ -36,11 +36,14 @@ describe('auth', () => {
     // client's six password prompts are in test/e2e/lifecycle.test.ts).
     const strangers = Array.from({ length: 8 }, () => utils.generateKeyPairSync('ed25519').private);
     let attempts = 0;
+    /** ssh2's client trace: what it sent and received, packet by packet. */
+    const trace: string[] = [];
     const err = await new Promise<Error>((resolve) => {
       const c = new Client();
       c.on('ready', () => resolve(new Error('logged in')));
       c.on('error', resolve);
       c.connect({
+        debug: (line: string) => trace.push(line),
         host: '127.0.0.1', port: warden.port, username: 'alice@t1', hostVerifier: () => true,
         authHandler: (_methods, _partial, next) => {
           next({ type: 'publickey', username: 'alice@t1', key: strangers[attempts++]! });
@@ -53,10 +56,14 @@ describe('auth', () => {
     // Counted where it is decided: Warden judged exactly 6 keys. The client's own count is not
     // exact: in about 1 run of 10, ssh2's client had called its authHandler a 7th time by the
     // time it read the disconnect, while Warden's trace of the same run showed 6 attempts
-    // judged and 5 failure replies (session-login.ts sends none after the last allowed one).
+    // judged and 5 failure replies.
     const failures = warden.logs().filter((l) => l.event === 'auth_failure' && l.session === rec.id);
     expect(failures).toHaveLength(6);
     expect(attempts).toBeGreaterThanOrEqual(6);
+    // What the client received, packet by packet: 5 failure replies, none after the sixth
+    // attempt (session-login.ts: no reply that would invite one more try), then the disconnect.
+    const received = trace.filter((l) => l.startsWith('Inbound: Received USERAUTH_') || l.startsWith('Inbound: Received DISCONNECT'));
+    expect(received).toEqual([...Array(5).fill('Inbound: Received USERAUTH_FAILURE (publickey,password)'), 'Inbound: Received DISCONNECT (14, "Too many authentication failures")']);
   });
 
   it('a key and a password both log in; the record names user, asset and account', async () => {
