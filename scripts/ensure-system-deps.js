@@ -50,6 +50,15 @@ const PROGRAMS = {
   openssl: 'openssl',
   // The web console's browser tests: playwright-core drives Debian's headless chromium.
   chromium: 'chromium',
+  // Stock clients other than OpenSSH's (test/e2e/clients.test.ts): PuTTY's command-line
+  // tools, asyncssh (Debian's python3), ansible, and ssh-audit on the front door.
+  plink: 'putty-tools',
+  pscp: 'putty-tools',
+  psftp: 'putty-tools',
+  puttygen: 'putty-tools',
+  '/usr/lib/python3/dist-packages/asyncssh/__init__.py': 'python3-asyncssh',
+  ansible: 'ansible-core',
+  'ssh-audit': 'ssh-audit',
 };
 
 export const PURPOSES = {
