@@ -59,6 +59,8 @@ const PROGRAMS = {
   '/usr/lib/python3/dist-packages/asyncssh/__init__.py': 'python3-asyncssh',
   ansible: 'ansible-core',
   'ssh-audit': 'ssh-audit',
+  // Warden behind a load balancer that sends the PROXY protocol.
+  haproxy: 'haproxy',
 };
 
 export const PURPOSES = {

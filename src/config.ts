@@ -15,6 +15,7 @@ import { duration } from './config-units.js';
 import { instanceSection, recordingSection, section, targetSection } from './config-sections.js';
 import { connectionFields, withConnectionPaths } from './config-connection.js';
 import { adminSchema } from './admin/admin-config.js';
+import { parseCidr } from './proxy-protocol.js';
 import * as z from './zod.js';
 
 const nameList = z.array(z.string().check(z.minLength(1))).check(z.minLength(1));
@@ -24,6 +25,11 @@ const tableKey = (pattern: RegExp, message: string) => z.string().check(z.regex(
 const schema = z.strictObject({
   listen: z._default(hostPort, { host: '127.0.0.1', port: 2222 }),
   hostKeyFile: z._default(z.string(), './data/host_ed25519'),
+  /** Load balancers in front of `listen` that send the PROXY protocol (v1 or v2): connections
+   *  from these addresses must start with it, and the client's address is taken from it. */
+  proxyProtocol: section({
+    trusted: z._default(z.array(z.string().check(z.refine((s) => parseCidr(s) !== undefined, 'an IP address or CIDR, e.g. 10.0.0.0/8'))).check(z.maxLength(1000)), []),
+  }),
   ...connectionFields,
   instanceId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.-]+$/))),
   /** `warden start` worker processes sharing the SSH port (the --workers flag wins); default one per core. */

@@ -1,7 +1,9 @@
 /**
  * The SSH front door: an ssh2 Server with a hardened algorithm list, OpenSSH-style admission
  * of connections that have not authenticated yet (ssh2 has none; see admission.ts), TCP
- * no-delay, and one Session per connection handed to `onConnection` (the supervisor).
+ * no-delay, the client's address from a trusted load balancer's PROXY header
+ * (proxy-protocol.ts), and one Session per connection handed to `onConnection` (the
+ * supervisor).
  */
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -12,6 +14,7 @@ import type { Logger } from './logger.js';
 import { makePrivateDir, PRIVATE_FILE } from './private-files.js';
 import { serverAlgorithms } from './ssh-algorithms.js';
 import { Admission, sourceOf, type MaxStartups } from './admission.js';
+import { readProxyHeader, trustedPeers } from './proxy-protocol.js';
 
 /**
  * A new ed25519 key pair in OpenSSH format. ssh2's generator strips leading zero bytes of the
@@ -47,7 +50,13 @@ export interface FrontDoorOptions {
   /** Unauthenticated connections: random early drop past `start`, a cap per source address. */
   maxStartups: MaxStartups;
   perSourceMaxStartups: number | 'none';
+  /** Addresses and CIDRs of load balancers, whose connections must start with a PROXY
+   *  protocol header naming the client (proxy-protocol.ts). */
+  trustedProxies?: string[];
 }
+
+/** How long a balancer has to send its PROXY header (it sends it at once). */
+const PROXY_HEADER_MS = 5_000;
 
 /** SSH_MSG_DISCONNECT (reason 12, too many connections) as a packet before any key exchange. */
 function plaintextDisconnect(text: string): Buffer {
@@ -71,12 +80,17 @@ function plaintextDisconnect(text: string): Buffer {
 const REFUSAL_LINGER_MS = 2_000;
 /** Refusals are logged at most this often (a flood must not flood the log). */
 const REFUSAL_LOG_EVERY_MS = 10_000;
+const REFUSED_BUSY_PROXY = 'Too many connections waiting for their PROXY header; try again later.';
 
 export class FrontDoor {
   readonly server: InstanceType<typeof Server>;
   readonly admission: Admission;
   /** Releases the pre-auth slot of a socket (at authentication or close). */
   private readonly slots = new WeakMap<Socket, () => void>();
+  /** The client's address of a balancer's connection, from its PROXY header. */
+  private readonly proxied = new WeakMap<Socket, string>();
+  /** Balancers' connections whose header has not arrived yet. */
+  private awaitingHeader = 0;
   private refused = 0;
   private lastRefusalLog = 0;
 
@@ -99,19 +113,19 @@ export class FrontDoor {
         const socket = socketOf(client);
         const release = socket && this.slots.get(socket);
         if (release) client.once('ready', release);
-        onConnection(client, info.ip);
+        onConnection(client, (socket && this.proxied.get(socket)) ?? sourceOf(info.ip));
       },
     );
     this.server.on('error', (err: Error) => log.error({ err }, 'listener error'));
     // Admission happens at TCP accept, before ssh2 sees the socket: ssh2 reports a connection
     // only after the client's version line, so a silent peer would never be counted.
     const srv = rawServer(this.server);
-    const ssh2Accept = srv.listeners('connection') as Array<(socket: Socket) => void>;
+    const ssh2Accepts = srv.listeners('connection') as Array<(socket: Socket) => void>;
     srv.removeAllListeners('connection');
-    srv.on('connection', (socket: Socket) => {
-      socket.setNoDelay(true);
-      const verdict = this.admission.admit(sourceOf(socket.remoteAddress));
-      if (!verdict.ok) return this.refuse(socket, verdict.why);
+    const trustedProxy = trustedPeers(opts.trustedProxies ?? []);
+    const accept = (socket: Socket, source: string) => {
+      const verdict = this.admission.admit(source);
+      if (!verdict.ok) return this.refuse(socket, verdict.why, source);
       // Socket-level login deadline: a peer that sends nothing never reaches a session's timer.
       const timer = setTimeout(() => socket.destroy(), opts.loginGraceMs + 1_000);
       timer.unref();
@@ -121,7 +135,28 @@ export class FrontDoor {
       };
       this.slots.set(socket, release);
       socket.once('close', release);
-      for (const accept of ssh2Accept) accept.call(srv, socket);
+      for (const ssh2Accept of ssh2Accepts) ssh2Accept.call(srv, socket);
+    };
+    srv.on('connection', (socket: Socket) => {
+      socket.setNoDelay(true);
+      const peer = sourceOf(socket.remoteAddress);
+      if (!trustedProxy?.(peer)) return accept(socket, peer);
+      // A balancer: the client's address comes first, in the PROXY header. Waiting for headers
+      // is bounded like unauthenticated connections are.
+      if (this.awaitingHeader >= opts.maxStartups.full) return this.refuse(socket, REFUSED_BUSY_PROXY, peer);
+      this.awaitingHeader++;
+      socket.on('error', () => {});
+      void readProxyHeader(socket, PROXY_HEADER_MS).then((header) => {
+        this.awaitingHeader--;
+        if (!header.ok) {
+          this.log.warn({ peer, why: header.why }, 'connection from a trusted proxy refused: bad PROXY header');
+          return socket.destroy();
+        }
+        const source = header.source ?? peer;
+        this.proxied.set(socket, source);
+        accept(socket, source);
+        socket.resume();
+      });
     });
   }
 
@@ -132,7 +167,7 @@ export class FrontDoor {
    * until the peer leaves: closing it under unread input would reset the connection and the
    * peer could lose the reason.
    */
-  private refuse(socket: Socket, why: string): void {
+  private refuse(socket: Socket, why: string, remote: string): void {
     socket.on('error', () => {});
     socket.resume();
     socket.end(Buffer.concat([Buffer.from(`${why}\r\nSSH-2.0-Warden\r\n`), plaintextDisconnect(why)]));
@@ -141,7 +176,7 @@ export class FrontDoor {
     const now = Date.now();
     if (now - this.lastRefusalLog >= REFUSAL_LOG_EVERY_MS) {
       this.lastRefusalLog = now;
-      this.log.warn({ remote: sourceOf(socket.remoteAddress), why, refusedSinceLastLog: this.refused, unauthenticated: this.admission.count }, 'connection refused before authentication');
+      this.log.warn({ remote, why, refusedSinceLastLog: this.refused, unauthenticated: this.admission.count }, 'connection refused before authentication');
       this.refused = 0;
     }
   }

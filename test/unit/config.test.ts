@@ -52,6 +52,10 @@ describe('config', () => {
     expect(parseConfig(withAuth('{ maxStartups: "20:50:60", perSourceMaxStartups: none }'), '/w.yaml').auth).toMatchObject({ maxStartups: { start: 20, rate: 50, full: 60 }, perSourceMaxStartups: 'none' });
     expect(errorOf(withAuth('{ maxStartups: "60:50:20" }'))).toMatch(/auth\.maxStartups: "60:50:20" is not START:RATE:FULL/);
     expect(errorOf(base.replace('dataDir: ./data', 'dataDir: ./data\nenv: { allow: ["LC_*", "BAD-NAME"] }'))).toMatch(/env\.allow\[1\]/);
+    const withProxies = (list: string) => base.replace('dataDir: ./data', `dataDir: ./data\nproxyProtocol: { trusted: ${list} }`);
+    expect(parseConfig(withProxies('[10.0.0.0/8, "fd00::/8", 192.0.2.7]'), '/w.yaml').proxyProtocol.trusted).toEqual(['10.0.0.0/8', 'fd00::/8', '192.0.2.7']);
+    expect(parseConfig(base, '/w.yaml').proxyProtocol.trusted).toEqual([]);
+    expect(errorOf(withProxies('[10.0.0.0/8, lb.example]'))).toMatch(/proxyProtocol\.trusted\[1\]: an IP address or CIDR, e\.g\. 10\.0\.0\.0\/8/);
   });
 
   it('accepts the session policy block with durations', () => {
