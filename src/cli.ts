@@ -152,7 +152,7 @@ const COMMANDS: Record<string, Command> = {
             ['INSTANCE', 'WORKER', 'ADDRESS', 'HOST', 'PID', 'VERSION', 'STARTED', 'HEARTBEAT', 'SESSIONS', 'LOGINS', 'AUTH FAILED', 'ENDED', 'LEASE'],
             // By id: the workers of one `warden start` (`<id>-w1`, `-w2`, ...) sit together.
             list.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true })).map((i) => [
-              i.id, i.worker || undefined, i.address, i.host, i.pid, i.version, isoTime(i.started), age(i.heartbeat), i.sessions, i.counts.counts.logins, i.counts.counts.auth_failures, i.counts.counts.ended, i.alive ? 'held' : 'EXPIRED',
+              i.id, i.worker || undefined, i.address, i.host, i.pid, i.version, isoTime(i.started), age(i.heartbeat), i.sessions, i.counts.logins, i.counts.auth_failures, i.counts.ended, i.alive ? 'held' : 'EXPIRED',
             ]),
           ) : 'No instances registered.');
           console.log(`\nCounters: ${Object.entries(counters).map(([k, v]) => `${k}=${v}`).join(' ')}`);

@@ -24,11 +24,10 @@ const COUNTED = {
 export type CountName = (typeof COUNTED)[keyof typeof COUNTED];
 const NAMES = Object.values(COUNTED) as CountName[];
 
-export interface InstanceCountsSnapshot {
-  counts: Record<CountName, number>;
+export type InstanceCountsSnapshot = Record<CountName, number> & {
   /** Sessions ended, by reason (only reasons seen). */
-  ended: Partial<Record<EndReason, number>>;
-}
+  endedBy: Partial<Record<EndReason, number>>;
+};
 
 const count = z.int().check(z.minimum(0));
 
@@ -36,7 +35,7 @@ const count = z.int().check(z.minimum(0));
  *  dropped, missing or malformed ones are 0, and a field that is not JSON reads as all zero. */
 export function parseCounts(text: string): InstanceCountsSnapshot {
   const snap = empty();
-  type Stored = { counts?: Record<string, unknown>; ended?: Record<string, unknown> } | null;
+  type Stored = (Record<string, unknown> & { endedBy?: Record<string, unknown> }) | null;
   let raw: Stored;
   try {
     raw = JSON.parse(text) as Stored;
@@ -44,18 +43,18 @@ export function parseCounts(text: string): InstanceCountsSnapshot {
     return snap;
   }
   for (const n of NAMES) {
-    const v = count.safeParse(raw?.counts?.[n]);
-    if (v.success) snap.counts[n] = v.data;
+    const v = count.safeParse(raw?.[n]);
+    if (v.success) snap[n] = v.data;
   }
   for (const r of END_REASONS) {
-    const v = count.safeParse(raw?.ended?.[r]);
-    if (v.success && v.data > 0) snap.ended[r] = v.data;
+    const v = count.safeParse(raw?.endedBy?.[r]);
+    if (v.success && v.data > 0) snap.endedBy[r] = v.data;
   }
   return snap;
 }
 
 function empty(): InstanceCountsSnapshot {
-  return { counts: Object.fromEntries(NAMES.map((n) => [n, 0])) as Record<CountName, number>, ended: {} };
+  return { ...(Object.fromEntries(NAMES.map((n) => [n, 0])) as Record<CountName, number>), endedBy: {} };
 }
 
 export class InstanceCounts {
@@ -70,9 +69,9 @@ export class InstanceCounts {
   onAudit(event: Record<string, unknown>): void {
     const name = COUNTED[event.event as keyof typeof COUNTED];
     if (!name) return;
-    this.snap.counts[name]++;
+    this.snap[name]++;
     const reason = event.reason as EndReason;
-    if (name === 'ended' && (END_REASONS as readonly string[]).includes(reason)) this.snap.ended[reason] = (this.snap.ended[reason] ?? 0) + 1;
+    if (name === 'ended' && (END_REASONS as readonly string[]).includes(reason)) this.snap.endedBy[reason] = (this.snap.endedBy[reason] ?? 0) + 1;
   }
 
   /** The field written with the heartbeat. */

@@ -83,9 +83,9 @@ export interface Instance {
   alive: boolean;
   /** What it has seen since it started, as of its last heartbeat. */
   counts: {
-    counts: { logins: number; auth_failures: number; refused: number; commands_denied: number; transfers_denied: number; hostkey_mismatches: number; ended: number };
+    logins: number; auth_failures: number; refused: number; commands_denied: number; transfers_denied: number; hostkey_mismatches: number; ended: number;
     /** Sessions ended, by reason (reasons seen only). */
-    ended: Record<string, number>;
+    endedBy: Record<string, number>;
   };
 }
 

@@ -207,7 +207,7 @@ describe('instance loss and Redis outage', () => {
   });
 
   it('lists both instances with their heartbeat and what each counted, and counts a kill', async () => {
-    type Listed = { id: string; alive: boolean; heartbeat: number; counts: { counts: Record<string, number>; ended: Record<string, number> } };
+    type Listed = { id: string; alive: boolean; heartbeat: number; counts: Record<string, number> & { endedBy: Record<string, number> } };
     const terminals = async () => {
       const res = await runCli(['terminals', '--json', '--config', b.configFile]);
       expect(res.code, res.stderr).toBe(0);
@@ -234,11 +234,11 @@ describe('instance loss and Redis outage', () => {
     const inB = of(before, 'inst-b').counts;
     await waitUntil("B's next heartbeat carries the kill", async () => {
       after = await terminals();
-      return (of(after, 'inst-b').counts.ended.admin_kill ?? 0) === (inB.ended.admin_kill ?? 0) + 1;
+      return (of(after, 'inst-b').counts.endedBy.admin_kill ?? 0) === (inB.endedBy.admin_kill ?? 0) + 1;
     }, { timeoutMs: 10_000, intervalMs: 300 });
-    expect(of(after, 'inst-b').counts.counts.logins).toBe(inB.counts.logins! + 1);
-    expect(of(after, 'inst-b').counts.counts.ended).toBe(inB.counts.ended! + 1);
-    expect(of(after, 'inst-a').counts.ended.admin_kill ?? 0).toBe(of(before, 'inst-a').counts.ended.admin_kill ?? 0);
+    expect(of(after, 'inst-b').counts.logins).toBe(inB.logins! + 1);
+    expect(of(after, 'inst-b').counts.ended).toBe(inB.ended! + 1);
+    expect(of(after, 'inst-a').counts.endedBy.admin_kill ?? 0).toBe(of(before, 'inst-a').counts.endedBy.admin_kill ?? 0);
     const table = await runCli(['terminals', '--config', b.configFile]);
     expect(table.stdout).toMatch(/LOGINS\s+AUTH FAILED\s+ENDED/);
   });

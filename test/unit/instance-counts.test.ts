@@ -19,17 +19,15 @@ describe('instance counts', () => {
       { msg: 'no event' },
     ]) c.onAudit(e);
     const snap = parseCounts(c.serialize());
-    expect(snap.counts).toEqual({ logins: 1, auth_failures: 2, refused: 1, commands_denied: 1, transfers_denied: 0, hostkey_mismatches: 0, ended: 4 });
-    expect(snap.ended).toEqual({ admin_kill: 1, client_closed: 2 });
+    expect(snap).toEqual({ logins: 1, auth_failures: 2, refused: 1, commands_denied: 1, transfers_denied: 0, hostkey_mismatches: 0, ended: 4, endedBy: { admin_kill: 1, client_closed: 2 } });
   });
 
   it('reads what another version or a stranger wrote as zeros, never as new fields', () => {
     const zero = parseCounts('');
-    expect(zero.counts.logins).toBe(0);
-    expect(zero.ended).toEqual({});
-    for (const text of ['not json', 'null', '42', '"x"', '[]', '{"counts":null}']) expect(parseCounts(text)).toEqual(zero);
-    const odd = parseCounts(JSON.stringify({ counts: { logins: 3, auth_failures: -1, refused: 1.5, extra: 9 }, ended: { admin_kill: 2, nonsense: 4, idle_timeout: 'x' } }));
-    expect(odd.counts).toEqual({ ...zero.counts, logins: 3 });
-    expect(odd.ended).toEqual({ admin_kill: 2 });
+    expect(zero.logins).toBe(0);
+    expect(zero.endedBy).toEqual({});
+    for (const text of ['not json', 'null', '42', '"x"', '[]', '{"endedBy":null}']) expect(parseCounts(text)).toEqual(zero);
+    const odd = parseCounts(JSON.stringify({ logins: 3, auth_failures: -1, refused: 1.5, extra: 9, endedBy: { admin_kill: 2, nonsense: 4, idle_timeout: 'x' } }));
+    expect(odd).toEqual({ ...zero, logins: 3, endedBy: { admin_kill: 2 } });
   });
 });

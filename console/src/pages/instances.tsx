@@ -61,14 +61,14 @@ export function InstancesPage(): JSX.Element {
                   <td>{lost ? <span class="pill bad">lost</span> : <span class="pill ok">held</span>}</td>
                   <td title={clock(i.heartbeat)}>{ago(i.heartbeat, now)}</td>
                   <td>{i.sessions}</td>
-                  <td>{i.counts.counts.logins}</td>
-                  <td>{i.counts.counts.auth_failures}</td>
+                  <td>{i.counts.logins}</td>
+                  <td>{i.counts.auth_failures}</td>
                   <td title="targets refused, commands denied, transfers denied, host keys that did not match">
-                    {i.counts.counts.refused + i.counts.counts.commands_denied + i.counts.counts.transfers_denied + i.counts.counts.hostkey_mismatches}
+                    {i.counts.refused + i.counts.commands_denied + i.counts.transfers_denied + i.counts.hostkey_mismatches}
                   </td>
                   <td data-testid="ended-by-reason">
-                    {i.counts.counts.ended}
-                    {i.counts.counts.ended > 0 && <div class="muted">{byReason(i.counts.ended)}</div>}
+                    {i.counts.ended}
+                    {i.counts.ended > 0 && <div class="muted">{byReason(i.counts.endedBy)}</div>}
                   </td>
                   <td>{visible(i.host, 64)} (pid {i.pid})</td>
                   <td>{visible(i.address, 64)}</td>
