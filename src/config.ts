@@ -16,9 +16,16 @@ import { instanceSection, recordingSection, section, targetSection } from './con
 import { connectionFields, withConnectionPaths } from './config-connection.js';
 import { adminSchema } from './admin/admin-config.js';
 import { parseCidr } from './proxy-protocol.js';
+import { CIPHERS, KEX, MACS } from './ssh-algorithms.js';
 import * as z from './zod.js';
 
 const nameList = z.array(z.string().check(z.minLength(1))).check(z.minLength(1));
+/** A non-empty, duplicate-free subset of `offered`, in the order given. */
+const algorithmList = (offered: string[]) =>
+  z.optional(
+    z.array(z.string().check(z.refine((a) => offered.includes(a), `not one Warden offers (${offered.join(', ')})`)))
+      .check(z.minLength(1), z.refine((list) => new Set(list).size === list.length, 'lists an algorithm twice')),
+  );
 /** A table's key: a user, asset or account name. */
 const tableKey = (pattern: RegExp, message: string) => z.string().check(z.regex(pattern, message));
 
@@ -30,6 +37,9 @@ const schema = z.strictObject({
   proxyProtocol: section({
     trusted: z._default(z.array(z.string().check(z.refine((s) => parseCidr(s) !== undefined, 'an IP address or CIDR, e.g. 10.0.0.0/8'))).check(z.maxLength(1000)), []),
   }),
+  /** What the front door offers clients, in order of preference: subsets of Warden's lists
+   *  (a hardening guide's choice, e.g. without the NIST curves); left out: all of them. */
+  algorithms: section({ kex: algorithmList(KEX), ciphers: algorithmList(CIPHERS), macs: algorithmList(MACS) }),
   ...connectionFields,
   instanceId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.-]+$/))),
   /** `warden start` worker processes sharing the SSH port (the --workers flag wins); default one per core. */

@@ -12,7 +12,7 @@ import type { Connection } from 'ssh2';
 import { DISCONNECT, rawServer, Server, socketOf, utils as sshUtils } from './ssh2.js';
 import type { Logger } from './logger.js';
 import { makePrivateDir, PRIVATE_FILE } from './private-files.js';
-import { serverAlgorithms } from './ssh-algorithms.js';
+import { serverAlgorithms, type AlgorithmChoice } from './ssh-algorithms.js';
 import { Admission, sourceOf, type MaxStartups } from './admission.js';
 import { readProxyHeader, trustedPeers } from './proxy-protocol.js';
 
@@ -53,6 +53,8 @@ export interface FrontDoorOptions {
   /** Addresses and CIDRs of load balancers, whose connections must start with a PROXY
    *  protocol header naming the client (proxy-protocol.ts). */
   trustedProxies?: string[];
+  /** The config's narrowing of the algorithms offered to clients. */
+  algorithms?: AlgorithmChoice;
 }
 
 /** How long a balancer has to send its PROXY header (it sends it at once). */
@@ -103,7 +105,7 @@ export class FrontDoor {
     this.server = new Server(
       {
         hostKeys: [opts.hostKey],
-        algorithms: serverAlgorithms(),
+        algorithms: serverAlgorithms(opts.algorithms),
         ident: 'Warden',
         keepaliveInterval: opts.keepaliveMs,
         keepaliveCountMax: 3,

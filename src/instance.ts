@@ -219,7 +219,7 @@ export async function startInstance(cfg: Config, log: Logger, audit: Logger = cr
       name: 'front-door',
       start: async () => {
         const hostKey = loadOrCreateHostKey(cfg.hostKeyFile, ilog);
-        const admission = { maxStartups: cfg.auth.maxStartups, perSourceMaxStartups: cfg.auth.perSourceMaxStartups, trustedProxies: cfg.proxyProtocol.trusted };
+        const admission = { maxStartups: cfg.auth.maxStartups, perSourceMaxStartups: cfg.auth.perSourceMaxStartups, trustedProxies: cfg.proxyProtocol.trusted, algorithms: cfg.algorithms };
         frontDoor = new FrontDoor((client, remote) => supervisor.connection(client, remote), { hostKey, loginGraceMs: cfg.auth.loginGraceTime, keepaliveMs: cfg.clientKeepaliveInterval, ...admission }, ilog);
         address = await frontDoor.listen(cfg.listen.host, cfg.listen.port);
       },

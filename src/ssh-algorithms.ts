@@ -42,8 +42,16 @@ export const HOST_KEY_ALGORITHMS = [
   'rsa-sha2-256',
 ];
 
-export function serverAlgorithms(): Algorithms {
-  return { kex: KEX, cipher: CIPHERS, hmac: MACS, serverHostKey: ['ssh-ed25519'], compress: ['none'] } as Algorithms;
+/** The front door's offer, narrowed by the config's `algorithms` (each list in the order of
+ *  preference, a subset of the lists above); what it leaves out is offered as above. */
+export interface AlgorithmChoice {
+  kex?: string[];
+  ciphers?: string[];
+  macs?: string[];
+}
+
+export function serverAlgorithms(choice: AlgorithmChoice = {}): Algorithms {
+  return { kex: choice.kex ?? KEX, cipher: choice.ciphers ?? CIPHERS, hmac: choice.macs ?? MACS, serverHostKey: ['ssh-ed25519'], compress: ['none'] } as Algorithms;
 }
 
 export function clientAlgorithms(hostKeyTypes: string[] = HOST_KEY_ALGORITHMS): Algorithms {

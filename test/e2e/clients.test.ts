@@ -16,7 +16,7 @@ import type { SessionRecord } from '../../src/session-record.js';
 import { queryTransfers } from '../../src/transfers/transfer-log.js';
 import { makeTempDir, removeTempDir, waitUntil } from '../helpers/processes.js';
 import { startRedis, type RedisHandle } from '../helpers/redis.js';
-import { runClient, type ClientResult } from '../helpers/ssh-client.js';
+import { runClient, runSsh, type ClientResult } from '../helpers/ssh-client.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { startTerminal } from '../helpers/tmux.js';
 import { startWarden, type WardenHandle } from '../helpers/warden.js';
@@ -285,5 +285,29 @@ describe('ssh-audit', () => {
     expect(w.offered).toEqual(expect.arrayContaining(['kex curve25519-sha256', 'key ssh-ed25519', 'enc chacha20-poly1305@openssh.com', 'mac hmac-sha2-256-etm@openssh.com']));
     expect(d.offered.length).toBeGreaterThan(10);
     expect(w.flagged.filter((f) => !d.flagged.includes(f))).toEqual([]);
+  });
+
+  it('with `algorithms` narrowed as a hardening guide asks, flags nothing, and a client that insists on a removed one is told', async () => {
+    const hardened = await startWarden({
+      redisUrl: redis.url,
+      sshd,
+      prefix: 'hardened',
+      extraYaml: 'algorithms: { kex: [curve25519-sha256, curve25519-sha256@libssh.org, diffie-hellman-group16-sha512, diffie-hellman-group18-sha512], macs: [hmac-sha2-256-etm@openssh.com, hmac-sha2-512-etm@openssh.com] }',
+    });
+    try {
+      const h = await audit(hardened.port);
+      expect(h.offered).toEqual(expect.arrayContaining(['kex curve25519-sha256', 'kex diffie-hellman-group18-sha512', 'mac hmac-sha2-512-etm@openssh.com']));
+      expect(h.offered.filter((a) => /nistp|hmac-sha2-256$|hmac-sha2-512$|group14|group-exchange/.test(a))).toEqual([]);
+      // Only the strict-KEX marker is left, which this ssh-audit does not know.
+      expect(h.flagged).toEqual(['kex kex-strict-s-v00@openssh.com warn']);
+      // At ssh's default log level, as a user runs it (the test options hide all but errors).
+      const refused = await run('ssh', ['-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'KexAlgorithms=ecdh-sha2-nistp256', '-i', hardened.aliceKey, '-p', String(hardened.port), '-l', LOGIN, '127.0.0.1', 'true']);
+      expect(refused.code).toBe(255);
+      expect(refused.stderr).toMatch(/no matching key exchange method found\. Their offer: curve25519-sha256,/);
+      const ok = await runSsh({ port: hardened.port, login: LOGIN, identity: hardened.aliceKey, command: 'echo hardened-ok' });
+      expect({ code: ok.code, out: ok.stdout.toString() }, ok.stderr).toEqual({ code: 0, out: 'hardened-ok\n' });
+    } finally {
+      await hardened.stop();
+    }
   });
 });

@@ -58,6 +58,17 @@ describe('config', () => {
     expect(errorOf(withProxies('[10.0.0.0/8, lb.example]'))).toMatch(/proxyProtocol\.trusted\[1\]: an IP address or CIDR, e\.g\. 10\.0\.0\.0\/8/);
   });
 
+  it('narrows the algorithms offered to clients to subsets of Warden\'s own, in the order given', () => {
+    const withAlgs = (a: string) => base.replace('dataDir: ./data', `dataDir: ./data\nalgorithms: ${a}`);
+    const cfg = parseConfig(withAlgs('{ kex: [curve25519-sha256, diffie-hellman-group16-sha512], macs: [hmac-sha2-512-etm@openssh.com] }'), '/w.yaml');
+    expect(cfg.algorithms).toEqual({ kex: ['curve25519-sha256', 'diffie-hellman-group16-sha512'], macs: ['hmac-sha2-512-etm@openssh.com'] });
+    expect(parseConfig(base, '/w.yaml').algorithms).toEqual({});
+    expect(errorOf(withAlgs('{ kex: [curve25519-sha256, diffie-hellman-group1-sha1] }'))).toMatch(/algorithms\.kex\[1\]: not one Warden offers \(curve25519-sha256, /);
+    expect(errorOf(withAlgs('{ ciphers: [] }'))).toMatch(/algorithms\.ciphers: Too small/);
+    expect(errorOf(withAlgs('{ macs: [hmac-sha2-256, hmac-sha2-256] }'))).toMatch(/algorithms\.macs: lists an algorithm twice/);
+    expect(errorOf(withAlgs('{ hostKeys: [ssh-ed25519] }'))).toMatch(/algorithms: Unrecognized key: "hostKeys"/);
+  });
+
   it('accepts the session policy block with durations', () => {
     const cfg = parseConfig(
       `${base}session:\n  idleTimeout: 30m\n  idleWarning: 1m\n  idleActivity: input\n  maxDuration: 8h\n`,
