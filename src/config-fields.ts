@@ -1,8 +1,10 @@
 /**
- * Field types of the config: public key lines, HOST:PORT, the session policy and command rules
+ * Field types of the config: public key lines, HOST:PORT, trusted proxy addresses, the session
+ * policy and command rules
  * (whose TypeScript type is inferred from the schema). Durations and sizes: config-units.ts.
  */
 import { parseKey } from './ssh-key-parser.js';
+import { parseCidr } from './proxy-protocol.js';
 import { duration } from './config-units.js';
 import * as z from './zod.js';
 
@@ -21,6 +23,12 @@ export const hostPort = z.convert(z.string(), (value) => {
   if (!m || port > 65535) return z.reject(`"${value}" is not HOST:PORT (e.g. 127.0.0.1:2222)`);
   return { host: (m[1] ?? m[2])!, port };
 });
+
+/** Addresses and CIDRs of trusted proxies (`10.0.0.0/8`, `127.0.0.1`, `fd00::/8`). */
+export const trustedAddresses = z._default(
+  z.array(z.string().check(z.refine((s) => parseCidr(s) !== undefined, 'an IP address or CIDR, e.g. 10.0.0.0/8'))).check(z.maxLength(1000)),
+  [],
+);
 
 export const sessionPolicy = z.strictObject({
   idleTimeout: z.optional(duration),

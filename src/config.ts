@@ -10,12 +10,11 @@ import { filterFor } from './commands/command-filter.js';
 import { admissionFields, envSchema, limitsSchema } from './config-bounds.js';
 import { grantTransferPolicy, transferDefaults, transferRules } from './transfers/transfer-config.js';
 import type { TransferPolicy } from './transfers/transfer-policy.js';
-import { commandRule, hostPort, publicKeyLine, sessionPolicy } from './config-fields.js';
+import { commandRule, hostPort, publicKeyLine, sessionPolicy, trustedAddresses } from './config-fields.js';
 import { duration } from './config-units.js';
 import { instanceSection, recordingSection, section, targetSection } from './config-sections.js';
 import { connectionFields, withConnectionPaths } from './config-connection.js';
 import { adminSchema } from './admin/admin-config.js';
-import { parseCidr } from './proxy-protocol.js';
 import { CIPHERS, KEX, MACS } from './ssh-algorithms.js';
 import * as z from './zod.js';
 
@@ -34,9 +33,7 @@ const schema = z.strictObject({
   hostKeyFile: z._default(z.string(), './data/host_ed25519'),
   /** Load balancers in front of `listen` that send the PROXY protocol (v1 or v2): connections
    *  from these addresses must start with it, and the client's address is taken from it. */
-  proxyProtocol: section({
-    trusted: z._default(z.array(z.string().check(z.refine((s) => parseCidr(s) !== undefined, 'an IP address or CIDR, e.g. 10.0.0.0/8'))).check(z.maxLength(1000)), []),
-  }),
+  proxyProtocol: section({ trusted: trustedAddresses }),
   /** What the front door offers clients, in order of preference: subsets of Warden's lists
    *  (a hardening guide's choice, e.g. without the NIST curves); left out: all of them. */
   algorithms: section({ kex: algorithmList(KEX), ciphers: algorithmList(CIPHERS), macs: algorithmList(MACS) }),

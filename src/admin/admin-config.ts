@@ -3,7 +3,7 @@
  * use it (people with a password, scripts with a bearer token), each with a role. Kept apart
  * from config.ts so the main schema stays readable.
  */
-import { hostPort } from '../config-fields.js';
+import { hostPort, trustedAddresses } from '../config-fields.js';
 import { duration } from '../config-units.js';
 import * as z from '../zod.js';
 
@@ -23,6 +23,9 @@ export const adminSchema = z
     tls: z.optional(z.strictObject({ cert: z.string().check(z.minLength(1)), key: z.string().check(z.minLength(1)) })),
     /** Allow a non-loopback listen without TLS (behind a TLS-terminating proxy, say). */
     insecure: z._default(z.boolean(), false),
+    /** Reverse proxies in front of the API: from these peers, the client's address and scheme
+     *  come from X-Forwarded-For / X-Forwarded-Proto (login limits, audit, Secure cookies). */
+    trustedProxies: trustedAddresses,
     admins: z._default(
       z.record(name, z.strictObject({ password: z.string().check(z.startsWith('$scrypt$', 'must be the output of `warden hash-password`')), role: z.enum(ADMIN_ROLES) })),
       {},

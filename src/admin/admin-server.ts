@@ -44,7 +44,8 @@ function authenticate(ctx: AdminContext) {
 }
 
 export function buildAdminApp(ctx: AdminContext, log: Logger, tls?: { cert: string; key: string }): FastifyInstance {
-  const base = { loggerInstance: log, bodyLimit: BODY_LIMIT, routerOptions: { maxParamLength: 128 }, return503OnClosing: true };
+  const trustProxy = ctx.cfg.trustedProxies.length > 0 ? ctx.cfg.trustedProxies : false;
+  const base = { loggerInstance: log, bodyLimit: BODY_LIMIT, routerOptions: { maxParamLength: 128 }, return503OnClosing: true, trustProxy };
   const app = (tls ? Fastify({ ...base, https: { cert: readFileSync(tls.cert), key: readFileSync(tls.key) } }) : Fastify(base)) as unknown as FastifyInstance;
   app.addHook('onRequest', authenticate(ctx));
   app.setErrorHandler((err, req, reply) => sendError(reply, err, req));

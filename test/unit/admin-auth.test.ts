@@ -20,6 +20,8 @@ describe('admin config', () => {
     expect(parseConfig(minimal('  listen: 0.0.0.0:8022\n  insecure: true\n'), '/x.yaml').admin?.insecure).toBe(true);
     expect(errorOf(minimal('  listen: 127.0.0.1:8022\n  tokens: { ci: { hash: plain, role: viewer } }\n'))).toMatch(/admin\.tokens\.ci\.hash: must be the output of `warden hash-token`/);
     expect(errorOf(minimal('  listen: 127.0.0.1:8022\n  admins: { carol: { password: "$scrypt$x", role: god } }\n'))).toMatch(/admin\.admins\.carol\.role/);
+    expect(parseConfig(minimal('  listen: 127.0.0.1:8022\n  trustedProxies: [10.0.0.0/24]\n'), '/x.yaml').admin?.trustedProxies).toEqual(['10.0.0.0/24']);
+    expect(errorOf(minimal('  listen: 127.0.0.1:8022\n  trustedProxies: [proxy.local]\n'))).toMatch(/admin\.trustedProxies\[0\]: an IP address or CIDR/);
   });
 });
 
@@ -53,7 +55,7 @@ describe('admin auth', () => {
     const token = newToken();
     const auth = new AdminAuth(
       {
-        listen: { host: '127.0.0.1', port: 1 }, insecure: false, sessionTtl: 60_000, loginAttempts: 2, metricsAuth: false, eventStreams: 100, eventsHeartbeat: 15_000,
+        listen: { host: '127.0.0.1', port: 1 }, insecure: false, trustedProxies: [], sessionTtl: 60_000, loginAttempts: 2, metricsAuth: false, eventStreams: 100, eventsHeartbeat: 15_000,
         admins: { carol: { password: await hashPassword('pw-carol'), role: 'operator' } },
         tokens: { ci: { hash: hashToken(token), role: 'viewer' } },
       },
