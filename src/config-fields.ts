@@ -1,7 +1,7 @@
 /**
  * Field types of the config: public key lines, HOST:PORT, trusted proxy addresses, the session
- * policy and command rules
- * (whose TypeScript type is inferred from the schema). Durations and sizes: config-units.ts.
+ * policy and command rules (whose TypeScript type is inferred from the schema). Durations and
+ * sizes: config-units.ts.
  */
 import { parseKey } from './ssh-key-parser.js';
 import { parseCidr } from './proxy-protocol.js';

@@ -7,8 +7,8 @@
  *
  * Only peers in `proxyProtocol.trusted` may send a header, and they must: a header is how they
  * speak, and anyone else's would be a forged address. Parsing is bounded: version 1 is one
- * line of at most 107 bytes; version 2 at most MAX_V2 bytes (addresses plus the TLVs some
- * balancers add, which are skipped).
+ * line of at most 107 bytes; version 2 at most 16 + MAX_V2_BODY bytes (addresses plus the TLVs
+ * some balancers add, which are skipped).
  */
 import { BlockList, isIP, type Socket } from 'node:net';
 
@@ -114,10 +114,12 @@ export function trustedPeers(cidrs: string[]): ((address: string) => boolean) | 
  * server to take over. Resolves with the client's address (undefined for the balancer's own
  * connections), or with why the connection must be closed.
  */
-export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<{ ok: true; source?: string } | { ok: false; why: string }> {
+export type HeaderRead = { ok: true; source?: string } | { ok: false; why: string };
+
+export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<HeaderRead> {
   return new Promise((resolve) => {
     let buf: Buffer = Buffer.alloc(0);
-    const done = (result: { ok: true; source?: string } | { ok: false; why: string }) => {
+    const done = (result: HeaderRead) => {
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('close', onClose);

@@ -1,7 +1,8 @@
 /**
  * Browser login and logout. The session id travels only in an HttpOnly, SameSite=Strict
- * cookie (Secure under TLS, or behind a trusted proxy that says it served HTTPS); the CSRF token is returned in the body for the page to echo.
- * Every attempt is an audit event, the password never is.
+ * cookie (Secure under TLS, or behind a trusted proxy that says it served HTTPS); the CSRF
+ * token is returned in the body for the page to echo. Every attempt is an audit event, the
+ * password never is.
  */
 import type { FastifyInstance } from 'fastify';
 import { WardenError } from '../errors.js';

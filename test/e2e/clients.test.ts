@@ -68,28 +68,25 @@ const putty = (hop: Hop) => ['-batch', '-P', String(hop.port), '-i', hop.ppk, '-
 const run = (program: string, args: string[], env: Record<string, string> = {}, stdin?: string): Promise<ClientResult> =>
   runClient(program, args, { port: 0, login: '', stdin, timeoutMs: 60_000 }, env);
 
-/** A session of this test, found by a marker in its command or in one of its channels. */
-async function recordWith(marker: string): Promise<SessionRecord> {
+/** The finished session matching `pred` once every recording of it is attached. */
+async function waitForRecord(what: string, pred: (r: SessionRecord) => boolean): Promise<SessionRecord> {
   let rec: SessionRecord | undefined;
-  await waitUntil(`a finished record with ${marker}`, async () => {
-    rec = (await warden.instance.registry.listRecent(50)).find((r) => r.state === 'finished' && [r.command, ...r.channels.map((c) => c.command)].some((c) => c?.includes(marker)));
+  await waitUntil(what, async () => {
+    rec = (await warden.instance.registry.listRecent(50)).find((r) => r.state === 'finished' && pred(r));
     return rec !== undefined && Object.keys(rec.recordings ?? {}).length === rec.channels.filter((c) => c.kind !== 'sftp').length;
   }, { timeoutMs: 20_000 });
   return rec!;
 }
 
+/** A session of this test, found by a marker in its command or in one of its channels. */
+const recordWith = (marker: string) =>
+  waitForRecord(`a finished record with ${marker}`, (r) => [r.command, ...r.channels.map((c) => c.command)].some((c) => c?.includes(marker)));
+
 const castText = (rec: SessionRecord, channel: number) => gunzipSync(readFileSync(rec.recordings![channel]!.file)).toString('utf8');
 
 /** The finished shell session whose recording shows `text`. */
-async function shellShowing(text: string): Promise<SessionRecord> {
-  let found: SessionRecord | undefined;
-  await waitUntil(`a recorded shell showing ${text}`, async () => {
-    const recent = await warden.instance.registry.listRecent(50);
-    found = recent.find((r) => r.state === 'finished' && r.channels[0]?.kind === 'shell' && r.recordings?.[1] && castText(r, 1).includes(text));
-    return found !== undefined;
-  }, { timeoutMs: 20_000 });
-  return found!;
-}
+const shellShowing = (text: string) =>
+  waitForRecord(`a recorded shell showing ${text}`, (r) => r.channels[0]?.kind === 'shell' && r.recordings?.[1] !== undefined && castText(r, 1).includes(text));
 
 async function commandsOf(session: string): Promise<string[]> {
   return (await queryCommands(warden.instance.redis, warden.instance.keys, { session, limit: 100 })).map((e) => e.command);
@@ -244,7 +241,7 @@ describe('ansible', () => {
       const sockets = readdirSync(cp);
       expect(sockets).toHaveLength(1);
       execFileSync('ssh', ['-F', '/dev/null', '-o', `ControlPath=${path.join(cp, sockets[0]!)}`, '-O', 'exit', 'web1'], { stdio: 'ignore' });
-      const rec = await waitForRecord((r) => r.channels.filter((c) => c.command?.includes('AnsiballZ_command.py')).length > 0);
+      const rec = await waitForRecord('the ansible session recorded', (r) => r.channels.filter((c) => c.command?.includes('AnsiballZ_command.py')).length > 0);
       const execs = rec.channels.filter((c) => c.kind === 'exec');
       for (const module of ['ping', 'copy', 'command']) expect(execs.some((c) => c.command?.includes(`AnsiballZ_${module}.py`)), module).toBe(true);
       expect(rec.channels.some((c) => c.kind === 'sftp')).toBe(true);
@@ -256,16 +253,6 @@ describe('ansible', () => {
     }
   });
 });
-
-/** The finished session matching `pred` once every recording of it is attached. */
-async function waitForRecord(pred: (r: SessionRecord) => boolean): Promise<SessionRecord> {
-  let rec: SessionRecord | undefined;
-  await waitUntil('the session recorded', async () => {
-    rec = (await warden.instance.registry.listRecent(50)).find((r) => r.state === 'finished' && pred(r));
-    return rec !== undefined && Object.keys(rec.recordings ?? {}).length === rec.channels.filter((c) => c.kind !== 'sftp').length;
-  }, { timeoutMs: 20_000 });
-  return rec!;
-}
 
 describe('ssh-audit', () => {
   /** What ssh-audit flags in a server's offer: `kex ecdh-sha2-nistp256 fail`, ... */
